@@ -1,0 +1,1 @@
+"""edge-denoise: the one command-line entry point that dispatches to train, convert and edge_runtime."""

@@ -1,0 +1,187 @@
+"""The ``edge-denoise`` command: a thin Typer layer over the library.
+
+Only typer and rich are imported at module level, so every ``--help`` answers at once and
+never imports TensorFlow; each command imports its stage inside the function.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+app = typer.Typer(
+    name="edge-denoise",
+    help="Train image denoisers, convert them to LiteRT, and run them on edge devices.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+_STATE = {"debug": False}
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False) -> None:
+    """Train image denoisers, convert them to LiteRT, and run them on edge devices."""
+    _STATE["debug"] = debug
+
+
+def _quiet_tensorflow() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+
+def _print_load_report(report) -> None:
+    for rel, note in report.converted:
+        err_console.print(f"[yellow]converted[/] {rel}: {note}", highlight=False)
+    for rel, why in report.skipped:
+        err_console.print(f"[yellow]skipped[/] {why}", highlight=False)
+    if report.converted or report.skipped:
+        err_console.print(f"{len(report.skipped)} file(s) skipped, {len(report.converted)} converted", highlight=False)
+
+
+@app.command()
+def train(
+    model: Annotated[str, typer.Option(help="Model name: unet or autoencoder.")] = "unet",
+    data: Annotated[Path, typer.Option(help="Folder of clean images (one subfolder per class, or flat).")] = Path("../shared/data/pistachio"),
+    out: Annotated[Optional[Path], typer.Option(help="Run folder to write (default runs/MODEL).")] = None,
+    noise: Annotated[str, typer.Option(help="Noise spec, e.g. gaussian:0.1 or motionblur:7+gaussian:0.05.")] = "gaussian:0.1",
+    size: Annotated[int, typer.Option(help="Training image side in pixels.")] = 128,
+    crop: Annotated[Optional[int], typer.Option(help="Train on random crops of this side (faster; evaluation uses --size).")] = None,
+    epochs: Annotated[int, typer.Option(help="Epochs to train.")] = 30,
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 16,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate.")] = None,
+    width: Annotated[Optional[int], typer.Option(help="Filters at full resolution.")] = None,
+    depth: Annotated[Optional[int], typer.Option(help="U-Net poolings.")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="mse, mae, ssim or mix.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed (weights, shuffling, noise).")] = 0,
+    config: Annotated[Optional[Path], typer.Option(help="Start from a JSON config (e.g. best.json from tune).")] = None,
+    split_manifest: Annotated[Optional[Path], typer.Option(help="Reuse this split manifest.")] = None,
+    max_images: Annotated[Optional[int], typer.Option(help="Use at most N images per split (quick tries).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+) -> None:
+    """Train a denoiser on clean images with fresh synthetic noise every epoch."""
+    _quiet_tensorflow()
+    from train.config import TrainConfig, load_config
+    from train.training import train as run_training
+
+    from edge_runtime.noise import parse_noise
+
+    parse_noise(noise)
+    base = load_config(config) if config else TrainConfig(model=model)
+    if not config or model != "unet":
+        base = base.replace(model=model)
+    cfg = base.replace(
+        data=str(data), out=str(out or Path("runs") / base.model), noise=noise, size=size, crop=crop, epochs=epochs,
+        batch_size=batch_size, learning_rate=learning_rate, width=width, depth=depth, loss=loss, seed=seed,
+        split_manifest=str(split_manifest) if split_manifest else None, max_images=max_images,
+    )
+    result = run_training(cfg, resume=resume, overwrite=overwrite, console=err_console)
+    _print_load_report(result.load_report)
+    if result.interrupted:
+        err_console.print(f"[yellow]interrupted[/]: best model so far in {result.run_dir}; continue with --resume --out {result.run_dir}")
+    if result.metrics:
+        m = result.metrics["model"]
+        n = result.metrics["noisy_input"]
+        console.print(f"test SSIM {m['ssim_mean']:.4f} ± {m['ssim_std']:.4f}, PSNR {m['psnr_mean']:.2f} dB "
+                      f"(noisy input: SSIM {n['ssim_mean']:.4f}, PSNR {n['psnr_mean']:.2f} dB)")
+    console.print(f"run folder: {result.run_dir}")
+    if result.interrupted:
+        raise typer.Exit(130)
+
+
+@app.command("eval")
+def eval_(
+    model: Annotated[Path, typer.Argument(help="A .keras or .tflite model.")],
+    data: Annotated[Path, typer.Option(help="Folder of clean images.")] = Path("../shared/data/pistachio"),
+    split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
+    noise: Annotated[list[str], typer.Option(help="Noise spec; repeat for several.")] = ["gaussian:0.1"],  # noqa: B006
+    size: Annotated[int, typer.Option(help="Image side in pixels.")] = 128,
+    split_manifest: Annotated[Optional[Path], typer.Option(help="Split manifest (default: the model's run folder's).")] = None,
+    max_images: Annotated[Optional[int], typer.Option(help="Use at most N images.")] = None,
+    baselines: Annotated[bool, typer.Option(help="Also score the classical filters.")] = True,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for eval.json/.md/.png (default: next to the model).")] = None,
+    seed: Annotated[int, typer.Option(help="Noise seed.")] = 2,
+) -> None:
+    """Score a model and classical filters (SSIM, PSNR) on the same noisy images."""
+    _quiet_tensorflow()
+    from rich.table import Table
+
+    from edge_runtime.errors import EdgeDenoiseError
+    from edge_runtime.noise import parse_noise
+    from train.data import LoadReport, load_images, make_manifest, read_manifest
+    from train.evaluate import evaluate, write_eval
+
+    for n in noise:
+        parse_noise(n)
+    if not Path(model).exists():
+        raise EdgeDenoiseError(f"{model}: no such model file")
+    if split not in ("train", "val", "test", "all"):
+        raise EdgeDenoiseError(f"--split {split}: choose train, val, test or all")
+    if not data.is_dir():
+        raise EdgeDenoiseError(f"{data}: data folder not found")
+    run_manifest = Path(model).parent / "manifest.json"
+    if split_manifest:
+        manifest = read_manifest(split_manifest)
+    elif run_manifest.exists():
+        manifest = read_manifest(run_manifest)
+    else:
+        manifest = make_manifest(data)
+    files = sum(manifest["splits"].values(), []) if split == "all" else manifest["splits"][split]
+    files = files[:max_images] if max_images else files
+    report = LoadReport()
+    clean = load_images(data, files, size, report)
+    _print_load_report(report)
+    if len(clean) == 0:
+        raise EdgeDenoiseError(f"{data}: no readable images in the {split} split")
+    with console.status("evaluating"):
+        result = evaluate(model, clean, noise, split=split, seed=seed, with_baselines=baselines)
+    written = write_eval(result, out or Path(model).parent / "eval")
+    table = Table(title=f"{model} on {result.count} {split} images at {size}x{size}")
+    for col in ("noise", "method", "SSIM", "PSNR dB", "ms/img"):
+        table.add_column(col, justify="left" if col in ("noise", "method") else "right")
+    for r in result.rows:
+        style = "bold green" if r["method"] == "model" else None
+        table.add_row(r["noise"], r["method"], f"{r['ssim_mean']:.4f} ± {r['ssim_std']:.3f}",
+                      f"{r['psnr_mean']:.2f} ± {r['psnr_std']:.2f}", f"{r['ms_per_image']:.1f}", style=style)
+    console.print(table)
+    console.print("wrote " + ", ".join(str(p) for p in written))
+
+
+def run() -> None:
+    """Console-script entry: one red line for user errors, tracebacks only with --debug."""
+    from edge_runtime.errors import EdgeDenoiseError
+
+    debug = "--debug" in sys.argv[1:]
+    try:
+        app(standalone_mode=False)
+    except EdgeDenoiseError as exc:
+        if debug:
+            raise
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted[/]")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        sys.exit(130)
+    except Exception as exc:  # click usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.exceptions.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    run()

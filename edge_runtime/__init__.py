@@ -1,0 +1,8 @@
+"""edge_runtime: the device side of edge-denoise. Never imports TensorFlow, Keras, train or convert."""
+
+from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.images import read_image_rgb, to_frame_rgb, to_image01
+from edge_runtime.noise import add_noise, parse_noise
+
+__all__ = ["EdgeDenoiseError", "add_noise", "parse_noise", "read_image_rgb", "to_frame_rgb", "to_image01"]
+__version__ = "0.1.0"

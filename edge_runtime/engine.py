@@ -1,0 +1,158 @@
+"""The LiteRT interpreter behind one small object: load a .tflite file, denoise image01 arrays.
+
+ai-edge-litert is the maintained runtime; tflite-runtime (last release 2.14) is the fallback
+many Raspberry Pi images still carry. Whichever loaded is reported in ``runtime_name``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.errors import EdgeDenoiseError
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """Which LiteRT Python package is in use."""
+
+    name: str
+    version: str
+    interpreter_class: type
+    load_delegate: object
+
+
+def find_runtime() -> Runtime:
+    """Import ai_edge_litert, else tflite_runtime; say clearly when the platform has neither."""
+    from importlib import metadata
+
+    try:
+        from ai_edge_litert.interpreter import Interpreter, load_delegate
+
+        return Runtime("ai-edge-litert", metadata.version("ai-edge-litert"), Interpreter, load_delegate)
+    except ImportError:
+        pass
+    try:
+        from tflite_runtime.interpreter import Interpreter, load_delegate
+
+        return Runtime("tflite-runtime", metadata.version("tflite-runtime"), Interpreter, load_delegate)
+    except ImportError:
+        pass
+    raise EdgeDenoiseError(
+        "no LiteRT runtime installed: 'pip install ai-edge-litert' (64-bit Linux, macOS, Windows); "
+        "on 32-bit Raspberry Pi OS (armv7l, no ai-edge-litert wheel) use 'pip install tflite-runtime' on Python <= 3.11"
+    )
+
+
+def metadata_path(model_path: str | Path) -> Path:
+    """The JSON sidecar that describes a converted file: ``x.tflite`` -> ``x.json``."""
+    return Path(model_path).with_suffix(".json")
+
+
+def read_metadata(model_path: str | Path) -> dict:
+    """The sidecar's metadata, or {} when there is none; a corrupt sidecar is an error."""
+    path = metadata_path(model_path)
+    if not path.exists():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise EdgeDenoiseError(f"{path}: corrupt model metadata ({exc})") from None
+    if not isinstance(data, dict):
+        raise EdgeDenoiseError(f"{path}: corrupt model metadata (expected a JSON object)")
+    return data
+
+
+def check_tflite_file(path: Path) -> None:
+    """Refuse missing, empty and non-TFLite files before the interpreter sees them."""
+    if not path.exists():
+        raise EdgeDenoiseError(f"{path}: no such model file")
+    size = path.stat().st_size
+    if size == 0:
+        raise EdgeDenoiseError(f"{path}: empty model file (0 bytes)")
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if len(head) < 8 or head[4:8] != b"TFL3":
+        raise EdgeDenoiseError(f"{path}: not a TFLite model (no TFL3 flatbuffer identifier)")
+
+
+class TFLiteEngine:
+    """One .tflite denoiser: fixed input HxWx3, float32 or integer I/O, quantization handled here."""
+
+    def __init__(self, path: str | Path, threads: int = 2, delegate: str | None = None):
+        self.path = Path(path)
+        check_tflite_file(self.path)
+        self.runtime = find_runtime()
+        self.metadata = read_metadata(self.path)
+        delegates = None
+        if delegate:
+            try:
+                delegates = [self.runtime.load_delegate(delegate)]
+            except (ValueError, OSError) as exc:
+                raise EdgeDenoiseError(f"{delegate}: cannot load delegate ({exc})") from None
+        try:
+            self.interpreter = self.runtime.interpreter_class(
+                model_path=str(self.path), num_threads=int(threads), experimental_delegates=delegates
+            )
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EdgeDenoiseError(f"{self.path}: the interpreter cannot load this model ({first})") from None
+        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+        if len(inputs) != 1 or len(outputs) != 1:
+            raise EdgeDenoiseError(f"{self.path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
+        self._in, self._out = inputs[0], outputs[0]
+        shape = tuple(int(v) for v in self._in["shape"])
+        out_shape = tuple(int(v) for v in self._out["shape"])
+        if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
+            raise EdgeDenoiseError(f"{self.path}: input shape {list(shape)} is not [1, H, W, 3] (an RGB denoiser)")
+        if out_shape != shape:
+            raise EdgeDenoiseError(f"{self.path}: output shape {list(out_shape)} differs from input shape {list(shape)}")
+        self.threads = int(threads)
+        self.input_hw = (shape[1], shape[2])
+        self.input_dtype = np.dtype(self._in["dtype"])
+        self.output_dtype = np.dtype(self._out["dtype"])
+        self.in_scale, self.in_zero = self._in["quantization"]
+        self.out_scale, self.out_zero = self._out["quantization"]
+        self.name = self.metadata.get("name", self.path.stem)
+
+    def set_input01(self, image01: np.ndarray) -> None:
+        """Put one HxWx3 float image in [0, 1] into the input tensor (quantizing if needed)."""
+        if self.input_dtype == np.float32:
+            x = image01.astype(np.float32, copy=False)
+        else:
+            info = np.iinfo(self.input_dtype)
+            x = np.clip(np.rint(image01 / self.in_scale + self.in_zero), info.min, info.max).astype(self.input_dtype)
+        self.interpreter.set_tensor(self._in["index"], x[None])
+
+    def get_output01(self) -> np.ndarray:
+        """The output tensor as HxWx3 float32 in [0, 1]."""
+        y = self.interpreter.get_tensor(self._out["index"])[0]
+        if self.output_dtype != np.float32:
+            y = (y.astype(np.float32) - self.out_zero) * self.out_scale
+        return np.clip(y, 0.0, 1.0)
+
+    def invoke(self) -> None:
+        self.interpreter.invoke()
+
+    def denoise01(self, image01: np.ndarray) -> np.ndarray:
+        """Denoise one HxWx3 image of exactly the model's input size."""
+        if image01.shape[:2] != self.input_hw:
+            raise EdgeDenoiseError(
+                f"{self.path}: model takes {self.input_hw[0]}x{self.input_hw[1]} images, got {image01.shape[0]}x{image01.shape[1]}"
+            )
+        self.set_input01(image01)
+        self.invoke()
+        return self.get_output01()
+
+    def __call__(self, batch01: np.ndarray) -> np.ndarray:
+        """Denoise an NxHxWx3 batch image by image (same call as train.evaluate's Keras wrapper)."""
+        return np.stack([self.denoise01(x) for x in batch01])
+
+
+def load_engine(path: str | Path, threads: int = 2, delegate: str | None = None) -> TFLiteEngine:
+    """Load a .tflite denoiser with ``threads`` interpreter threads (XNNPACK on by default)."""
+    return TFLiteEngine(path, threads=threads, delegate=delegate)

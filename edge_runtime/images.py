@@ -1,0 +1,141 @@
+"""Reading images robustly and converting between pixel formats.
+
+Boundaries pass ``frame_rgb``: uint8 RGB HxWx3. Models see ``image01``: float32 in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.errors import EdgeDenoiseError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+# Refuse absurd images before decoding them: 50 megapixels is ~150 MB as RGB uint8.
+MAX_PIXELS = 50_000_000
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An image as uint8 RGB plus a note when it had to be converted (e.g. 'grayscale -> RGB')."""
+
+    rgb: np.ndarray
+    note: str | None = None
+
+
+def list_images(folder: str | Path) -> list[Path]:
+    """All image files below ``folder`` (any depth), sorted by relative path."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise EdgeDenoiseError(f"{folder}: not a folder of images")
+    files = [p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
+
+
+def _looks_truncated(path: Path, data_tail: bytes, suffix: str) -> bool:
+    """JPEG must end with the EOI marker, PNG with an IEND chunk; Pillow is lenient about both."""
+    if suffix in (".jpg", ".jpeg"):
+        return b"\xff\xd9" not in data_tail
+    if suffix == ".png":
+        return b"IEND" not in data_tail
+    return False
+
+
+def decode_image(path: str | Path) -> DecodedImage:
+    """Decode any still image to uint8 RGB, applying EXIF rotation.
+
+    Grayscale, palette, RGBA, CMYK and 16-bit images are converted (and say so in ``note``);
+    empty, truncated, oversized and non-image files raise EdgeDenoiseError naming the file.
+    """
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError:
+        raise EdgeDenoiseError(f"{path}: no such file") from None
+    if size == 0:
+        raise EdgeDenoiseError(f"{path}: empty file (0 bytes)")
+    with open(path, "rb") as fh:
+        fh.seek(max(0, size - 1024))
+        tail = fh.read()
+    if _looks_truncated(path, tail, path.suffix.lower()):
+        raise EdgeDenoiseError(f"{path}: truncated image (file ends before the image data does)")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            if w * h > MAX_PIXELS:
+                raise EdgeDenoiseError(
+                    f"{path}: image too large ({w}x{h} pixels; the limit is {MAX_PIXELS // 1_000_000} MP)"
+                )
+            img.load()
+            mode = img.mode
+            img = ImageOps.exif_transpose(img)
+            return _to_rgb_uint8(img, mode)
+    except EdgeDenoiseError:
+        raise
+    except UnidentifiedImageError:
+        raise EdgeDenoiseError(f"{path}: not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise EdgeDenoiseError(f"{path}: corrupt image ({exc})") from None
+
+
+def _to_rgb_uint8(img, mode: str) -> DecodedImage:
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        arr = np.asarray(img).astype(np.float64)
+        scale = 257.0 if arr.max(initial=0) > 255 else 1.0
+        gray = np.clip(np.rint(arr / scale), 0, 255).astype(np.uint8)
+        return DecodedImage(np.repeat(gray[..., None], 3, axis=2), "16-bit grayscale -> 8-bit RGB")
+    if mode == "F":
+        gray = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
+        return DecodedImage(np.repeat(gray[..., None], 3, axis=2), "float grayscale -> 8-bit RGB")
+    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    notes = {"L": "grayscale -> RGB", "LA": "grayscale+alpha -> RGB", "1": "1-bit -> RGB",
+             "P": "palette -> RGB", "PA": "palette+alpha -> RGB", "RGBA": "RGBA -> RGB (alpha dropped)",
+             "CMYK": "CMYK -> RGB", "YCbCr": None, "RGB": None}
+    return DecodedImage(np.ascontiguousarray(rgb), notes.get(mode, f"{mode} -> RGB"))
+
+
+def read_image_rgb(path: str | Path) -> np.ndarray:
+    """Decode an image file to uint8 RGB HxWx3 (see decode_image)."""
+    return decode_image(path).rgb
+
+
+def write_image_rgb(path: str | Path, frame_rgb: np.ndarray) -> None:
+    """Write uint8 RGB atomically: a temp file next to the target, then os.replace."""
+    import cv2
+
+    from edge_runtime.atomic import atomic_path
+
+    path = Path(path)
+    ok, buf = cv2.imencode(path.suffix or ".png", cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise EdgeDenoiseError(f"{path}: cannot encode an image with this file extension")
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(buf.tobytes())
+
+
+def center_square(frame_rgb: np.ndarray, size: int) -> np.ndarray:
+    """Crop the central square and resize it to size x size (area interpolation)."""
+    import cv2
+
+    h, w = frame_rgb.shape[:2]
+    s = min(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    crop = frame_rgb[top : top + s, left : left + s]
+    if s == size:
+        return np.ascontiguousarray(crop)
+    interp = cv2.INTER_AREA if s > size else cv2.INTER_CUBIC
+    return cv2.resize(crop, (size, size), interpolation=interp)
+
+
+def to_image01(frame_rgb: np.ndarray) -> np.ndarray:
+    """uint8 [0, 255] -> float32 [0, 1]."""
+    return frame_rgb.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def to_frame_rgb(image01: np.ndarray) -> np.ndarray:
+    """float [0, 1] -> uint8 [0, 255], rounded and clipped."""
+    return np.clip(np.rint(image01 * 255.0), 0, 255).astype(np.uint8)

@@ -1,0 +1,165 @@
+"""One noise language for training, evaluation and the device.
+
+A spec is one or more steps joined by ``+``, applied left to right, each ``kind:value`` or
+``kind:low-high`` (the value drawn per image, uniformly, from the range)::
+
+    gaussian:0.1            additive Gaussian, sigma 0.1 of full scale
+    gaussian:0.05-0.2       sigma drawn per image
+    poisson:30              shot noise, 30 photons at full scale (lower is noisier)
+    speckle:0.2             multiplicative: x + x * N(0, 0.2)
+    saltpepper:0.05         5 % of pixels set to black or white
+    motionblur:9            linear blur, kernel length 9 px, random angle
+    motionblur:7+gaussian:0.05
+
+Images are float32 in [0, 1] and are clipped to [0, 1] after every step.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_runtime.errors import EdgeDenoiseError
+
+# kind -> (lowest allowed value, highest allowed value, integer-valued?, what the value means)
+KINDS: dict[str, tuple[float, float, bool, str]] = {
+    "gaussian": (0.0, 1.0, False, "sigma in [0, 1]"),
+    "poisson": (0.1, 1e6, False, "photons at full scale, > 0"),
+    "speckle": (0.0, 2.0, False, "sigma in [0, 2]"),
+    "saltpepper": (0.0, 1.0, False, "fraction of pixels in [0, 1]"),
+    "motionblur": (1, 99, True, "kernel length in pixels, 1 to 99"),
+}
+_NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
+_STEP = re.compile(rf"^(?P<kind>[a-z_]+):(?P<low>{_NUMBER})(?:-(?P<high>{_NUMBER}))?$")
+
+
+@dataclass(frozen=True)
+class NoiseStep:
+    """One step of a spec: a kind and the range its strength is drawn from."""
+
+    kind: str
+    low: float
+    high: float
+
+    def draw(self, rng: np.random.Generator) -> float:
+        if self.low == self.high:
+            return self.low
+        if KINDS[self.kind][2]:
+            return float(rng.integers(int(self.low), int(self.high) + 1))
+        return float(rng.uniform(self.low, self.high))
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """A parsed noise spec; ``apply`` corrupts one image or a batch."""
+
+    text: str
+    steps: tuple[NoiseStep, ...]
+
+    def apply(self, image01: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Corrupt an HxWx3 image or an NxHxWx3 batch (strength drawn per image)."""
+        if image01.ndim == 4:
+            return np.stack([self.apply(im, rng) for im in image01])
+        out = np.asarray(image01, dtype=np.float32)
+        for step in self.steps:
+            out = _APPLY[step.kind](out, step.draw(rng), rng)
+            np.clip(out, 0.0, 1.0, out=out)
+        return out
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def _valid_kinds() -> str:
+    return ", ".join(KINDS) + " (e.g. gaussian:0.1, gaussian:0.05-0.2, motionblur:7+gaussian:0.05)"
+
+
+def parse_noise(text: str) -> NoiseSpec:
+    """Parse a spec such as ``motionblur:7+gaussian:0.05``; a bad part raises one clear line."""
+    text = str(text).strip()
+    if not text:
+        raise EdgeDenoiseError(f"bad noise spec '': empty; valid kinds: {_valid_kinds()}")
+    steps = []
+    for part in text.split("+"):
+        part = part.strip().lower()
+        m = _STEP.match(part)
+        if not m:
+            kind = part.split(":", 1)[0]
+            why = (f"unknown kind '{kind}'" if kind not in KINDS
+                   else f"'{part}' needs {kind}:VALUE or {kind}:LOW-HIGH with {KINDS[kind][3]}")
+            raise EdgeDenoiseError(f"bad noise spec '{text}': {why}; valid kinds: {_valid_kinds()}")
+        kind = m["kind"]
+        if kind not in KINDS:
+            raise EdgeDenoiseError(f"bad noise spec '{text}': unknown kind '{kind}'; valid kinds: {_valid_kinds()}")
+        lo_ok, hi_ok, integer, meaning = KINDS[kind]
+        low = float(m["low"])
+        high = float(m["high"]) if m["high"] is not None else low
+        if not (lo_ok <= low <= hi_ok and lo_ok <= high <= hi_ok) or high < low:
+            raise EdgeDenoiseError(f"bad noise spec '{text}': '{part}' is out of range; {kind} takes {meaning}")
+        if integer and (low != int(low) or high != int(high)):
+            raise EdgeDenoiseError(f"bad noise spec '{text}': '{part}' must be a whole number; {kind} takes {meaning}")
+        steps.append(NoiseStep(kind, low, high))
+    return NoiseSpec(text=text, steps=tuple(steps))
+
+
+def add_noise(image01: np.ndarray, spec: str | NoiseSpec, rng: np.random.Generator | int | None = None) -> np.ndarray:
+    """Corrupt ``image01`` (HxWx3 or NxHxWx3, float in [0, 1]) with ``spec``."""
+    if isinstance(spec, str):
+        spec = parse_noise(spec)
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)
+    return spec.apply(image01, rng)
+
+
+def _gaussian(x: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    return x + rng.normal(0.0, sigma, x.shape).astype(np.float32)
+
+
+def _poisson(x: np.ndarray, photons: float, rng: np.random.Generator) -> np.ndarray:
+    return (rng.poisson(x * photons) / photons).astype(np.float32)
+
+
+def _speckle(x: np.ndarray, sigma: float, rng: np.random.Generator) -> np.ndarray:
+    return x + x * rng.normal(0.0, sigma, x.shape).astype(np.float32)
+
+
+def _saltpepper(x: np.ndarray, amount: float, rng: np.random.Generator) -> np.ndarray:
+    out = x.copy()
+    hit = rng.random(x.shape[:2]) < amount
+    salt = rng.random(x.shape[:2]) < 0.5
+    out[hit & salt] = 1.0
+    out[hit & ~salt] = 0.0
+    return out
+
+
+def motion_kernel(length: int, angle_deg: float) -> np.ndarray:
+    """A normalised line kernel of ``length`` pixels at ``angle_deg``."""
+    import cv2
+
+    length = int(length)
+    if length <= 1:
+        return np.ones((1, 1), np.float32)
+    k = np.zeros((length, length), np.float32)
+    k[length // 2, :] = 1.0
+    rot = cv2.getRotationMatrix2D(((length - 1) / 2.0, (length - 1) / 2.0), angle_deg, 1.0)
+    k = cv2.warpAffine(k, rot, (length, length), flags=cv2.INTER_LINEAR)
+    return k / k.sum()
+
+
+def _motionblur(x: np.ndarray, length: float, rng: np.random.Generator) -> np.ndarray:
+    import cv2
+
+    kernel = motion_kernel(int(length), float(rng.uniform(0.0, 180.0)))
+    return cv2.filter2D(x, -1, kernel, borderType=cv2.BORDER_REFLECT)
+
+
+_APPLY = {
+    "gaussian": _gaussian,
+    "poisson": _poisson,
+    "speckle": _speckle,
+    "saltpepper": _saltpepper,
+    "motionblur": _motionblur,
+}
+assert set(_APPLY) == set(KINDS)

@@ -1,0 +1,60 @@
+"""TrainConfig: every setting of a training run, saved as JSON next to what it produced."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge_runtime.errors import EdgeDenoiseError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train one denoiser. Defaults train the U-Net the toolkit ships."""
+
+    model: str = "unet"
+    data: str = "../shared/data/pistachio"
+    out: str = "runs/unet"
+    noise: str = "gaussian:0.1"
+    size: int = 128
+    crop: int | None = None  # train on random crops of this side (faster epochs; the model is fully convolutional)
+    epochs: int = 30
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    width: int = 32
+    depth: int = 3
+    residual: bool = True
+    loss: str = "mix"
+    seed: int = 0
+    split_manifest: str | None = None
+    max_images: int | None = None  # cap per split, for quick tries and tests
+
+    def model_kwargs(self) -> dict:
+        return {"width": self.width, "depth": self.depth, "residual": self.residual}
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes) -> "TrainConfig":
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def load_config(path: str | Path) -> TrainConfig:
+    """Read a TrainConfig from JSON (``config.json`` of a run or ``best.json`` from tune)."""
+    path = Path(path)
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise EdgeDenoiseError(f"{path}: no such config file") from None
+    except ValueError as exc:
+        raise EdgeDenoiseError(f"{path}: not valid JSON ({exc})") from None
+    raw = raw.get("train", raw) if isinstance(raw, dict) else raw
+    if not isinstance(raw, dict):
+        raise EdgeDenoiseError(f"{path}: expected a JSON object of training settings")
+    known = {f.name for f in dataclasses.fields(TrainConfig)}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise EdgeDenoiseError(f"{path}: unknown setting(s) {', '.join(unknown)}")
+    return TrainConfig(**raw)

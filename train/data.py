@@ -1,0 +1,170 @@
+"""Data: a stable split manifest, robust decoding, and the tf.data pipeline with fresh noise.
+
+The split of a file is decided by a hash of its path relative to the data folder, so adding
+files never moves old ones between splits.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.atomic import write_json_atomic
+from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.images import center_square, decode_image, list_images
+from edge_runtime.noise import NoiseSpec
+
+SPLITS = ("train", "val", "test")
+DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
+
+
+def split_of(relpath: str, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> str:
+    """The split a file belongs to, from a hash of its relative POSIX path alone."""
+    digest = hashlib.sha256(relpath.encode("utf-8")).digest()
+    u = int.from_bytes(digest[:8], "big") / 2**64
+    if u < fractions[0]:
+        return "train"
+    if u < fractions[0] + fractions[1]:
+        return "val"
+    return "test"
+
+
+def make_manifest(data_dir: str | Path, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> dict:
+    """List every image below ``data_dir`` and assign it to train, val or test."""
+    data_dir = Path(data_dir)
+    files = [p.relative_to(data_dir).as_posix() for p in list_images(data_dir)]
+    if not files:
+        raise EdgeDenoiseError(f"{data_dir}: no image files found (looked for .jpg, .png, ... at any depth)")
+    splits: dict[str, list[str]] = {s: [] for s in SPLITS}
+    for rel in files:
+        splits[split_of(rel, fractions)].append(rel)
+    return {"fractions": list(fractions), "splits": splits, "hash": manifest_hash(splits)}
+
+
+def manifest_hash(splits: dict[str, list[str]]) -> str:
+    """A short hash that names exactly which files are in which split."""
+    blob = json.dumps({s: sorted(splits[s]) for s in SPLITS}, sort_keys=True).encode()
+    return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def read_manifest(path: str | Path) -> dict:
+    """Load a manifest written by ``write_manifest`` (for ``--split-manifest``)."""
+    path = Path(path)
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        splits = manifest["splits"]
+        assert all(isinstance(splits[s], list) for s in SPLITS)
+    except FileNotFoundError:
+        raise EdgeDenoiseError(f"{path}: no such split manifest") from None
+    except (ValueError, KeyError, TypeError, AssertionError):
+        raise EdgeDenoiseError(f"{path}: not a split manifest (needs 'splits' with train, val and test lists)") from None
+    manifest["hash"] = manifest_hash(splits)
+    return manifest
+
+
+def write_manifest(path: str | Path, manifest: dict) -> None:
+    write_json_atomic(path, manifest)
+
+
+@dataclass
+class LoadReport:
+    """What happened while decoding: files converted and files skipped, each with its reason."""
+
+    converted: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def load_images(
+    data_dir: str | Path,
+    relpaths: list[str],
+    size: int,
+    report: LoadReport | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> np.ndarray:
+    """Decode, convert and resize files to an (N, size, size, 3) uint8 array, skipping bad ones.
+
+    Every converted or skipped file is recorded once in ``report``; decoding runs on a few
+    threads (Pillow releases the GIL).
+    """
+    data_dir = Path(data_dir)
+    report = report if report is not None else LoadReport()
+
+    def one(rel: str):
+        try:
+            decoded = decode_image(data_dir / rel)
+        except EdgeDenoiseError as exc:
+            return rel, None, str(exc)
+        return rel, center_square(decoded.rgb, size), decoded.note
+
+    out = []
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for rel, img, note in pool.map(one, relpaths):
+            if img is None:
+                report.skipped.append((rel, note))
+            else:
+                if note:
+                    report.converted.append((rel, note))
+                out.append(img)
+            if progress:
+                progress(1)
+    if not out:
+        return np.zeros((0, size, size, 3), np.uint8)
+    return np.stack(out)
+
+
+def noisy_pairs(clean_u8: np.ndarray, spec: NoiseSpec, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Fixed (noisy, clean) float pairs for validation and test: the same noise every time."""
+    clean = clean_u8.astype(np.float32) / 255.0
+    return spec.apply(clean, np.random.default_rng(seed)), clean
+
+
+def random_crops(batch_u8: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
+    """One random crop x crop window per image."""
+    n, h, w = batch_u8.shape[:3]
+    ys = rng.integers(0, h - crop + 1, n)
+    xs = rng.integers(0, w - crop + 1, n)
+    return np.stack([im[y : y + crop, x : x + crop] for im, y, x in zip(batch_u8, ys, xs)])
+
+
+def train_dataset(
+    clean_u8: np.ndarray,
+    spec: NoiseSpec,
+    batch_size: int,
+    seed: int,
+    augment: Callable | None = None,
+    crop: int | None = None,
+):
+    """tf.data: shuffle in memory, batch, fresh noise for every batch of every epoch, prefetch.
+
+    Noise comes from edge_runtime's numpy implementation (through tf.numpy_function), so the
+    training noise is exactly the noise the device adds with ``--add-noise``. ``augment`` is a
+    hook (uint8 batch -> uint8 batch) for the augmentation that later models use.
+    """
+    import tensorflow as tf
+
+    rng = np.random.default_rng(seed)
+
+    def corrupt(batch_u8: np.ndarray):
+        batch = batch_u8
+        if crop and crop < batch.shape[1]:
+            batch = random_crops(batch, crop, rng)
+        if augment is not None:
+            batch = augment(batch, rng)
+        clean = batch.astype(np.float32) / 255.0
+        return spec.apply(clean, rng), clean
+
+    def to_pair(batch):
+        noisy, clean = tf.numpy_function(corrupt, [batch], (tf.float32, tf.float32))
+        shape = (None, None, None, 3)
+        return tf.ensure_shape(noisy, shape), tf.ensure_shape(clean, shape)
+
+    ds = tf.data.Dataset.from_tensor_slices(clean_u8)
+    ds = ds.shuffle(len(clean_u8), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(to_pair)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,191 @@
+"""Train one denoiser end to end and write a self-describing run folder.
+
+run folder: model.keras (best val SSIM), config.json, manifest.json, history.csv,
+curves.png, samples.png, metrics.json, and backup/ while a run is unfinished (for --resume).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_runtime.atomic import atomic_path, write_json_atomic
+from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.noise import parse_noise
+from train.config import TrainConfig
+from train.data import LoadReport, load_images, make_manifest, noisy_pairs, read_manifest, train_dataset, write_manifest
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    metrics: dict
+    interrupted: bool = False
+    load_report: LoadReport | None = None
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of what shaped the run, for config.json."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("edge-denoise", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-image", "opencv-python-headless"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def load_splits(config: TrainConfig, run_dir: Path, console=None) -> tuple[dict, dict[str, np.ndarray], LoadReport]:
+    """Make or reuse the split manifest, then decode each split once into memory."""
+    data_dir = Path(config.data)
+    if not data_dir.is_dir():
+        raise EdgeDenoiseError(f"{data_dir}: data folder not found (pass --data DIR with one subfolder per class, or a flat folder)")
+    manifest = read_manifest(config.split_manifest) if config.split_manifest else make_manifest(data_dir)
+    write_manifest(run_dir / "manifest.json", manifest)
+    report = LoadReport()
+    arrays = {}
+    wanted = {s: manifest["splits"][s][: config.max_images] if config.max_images else manifest["splits"][s] for s in manifest["splits"]}
+    from rich.progress import Progress
+
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("decoding images", total=sum(len(v) for v in wanted.values()))
+        for split, files in wanted.items():
+            arrays[split] = load_images(data_dir, files, config.size, report, lambda n: bar.advance(task, n))
+    return manifest, arrays, report
+
+
+def save_best_callback(path: Path, initial_best: float = -np.inf):
+    """A Keras callback that keeps the best model by val SSIM, written atomically."""
+    import keras
+
+    class SaveBest(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.best = initial_best
+
+        def on_epoch_end(self, epoch, logs=None):
+            value = (logs or {}).get("val_ssim_metric", -np.inf)
+            if value > self.best:
+                self.best = value
+                with atomic_path(path) as tmp:  # the temp name ends in .keras, as Keras wants
+                    self.model.save(tmp)
+
+    return SaveBest()
+
+
+def _best_from_history(history_csv: Path) -> float:
+    if not history_csv.exists():
+        return -np.inf
+    import csv
+
+    with open(history_csv, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    values = [float(r["val_ssim_metric"]) for r in rows if r.get("val_ssim_metric")]
+    return max(values, default=-np.inf)
+
+
+def prepare_run_dir(config: TrainConfig, resume: bool, overwrite: bool) -> Path:
+    run_dir = Path(config.out)
+    if run_dir.exists() and any(run_dir.iterdir()) and not (resume or overwrite):
+        raise EdgeDenoiseError(f"{run_dir}: run folder already exists; pass --resume to continue it or --overwrite to start again")
+    if overwrite and not resume and run_dir.exists():
+        shutil.rmtree(run_dir)
+    if resume and not (run_dir / "config.json").exists():
+        raise EdgeDenoiseError(f"{run_dir}: nothing to resume (no config.json); start a new run without --resume")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir
+
+
+def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False, callbacks=(), console=None, verbose: int = 1) -> TrainResult:
+    """Train ``config.model`` on clean images with fresh synthetic noise; evaluate on the test split.
+
+    Ctrl-C stops after writing what exists: the best model so far and a backup that
+    ``resume=True`` continues from (keras.callbacks.BackupAndRestore).
+    """
+    import keras
+
+    from train.losses import make_loss, psnr_metric, ssim_metric
+    from train.models import create_model, size_multiple
+
+    spec = parse_noise(config.noise)
+    multiple = size_multiple(config.model, config.depth)
+    for name, side in (("--size", config.size), ("--crop", config.crop)):
+        if side is not None and (side <= 0 or side % multiple):
+            raise EdgeDenoiseError(f"{name} {side}: must be a positive multiple of {multiple} for {config.model} (depth {config.depth})")
+    if config.crop and config.crop > config.size:
+        raise EdgeDenoiseError(f"--crop {config.crop}: larger than --size {config.size}")
+    if resume and (Path(config.out) / "config.json").exists():
+        saved = json.loads((Path(config.out) / "config.json").read_text())["train"]
+        config = TrainConfig(**{**saved, "epochs": config.epochs, "out": config.out})
+    run_dir = prepare_run_dir(config, resume, overwrite)
+    manifest, arrays, report = load_splits(config, run_dir, console)
+    if len(arrays["train"]) == 0:
+        raise EdgeDenoiseError(f"{config.data}: no readable training images")
+    if len(arrays["val"]) == 0:  # tiny folders: validate on training images rather than not at all
+        arrays["val"] = arrays["train"][:4]
+    if len(arrays["test"]) == 0:
+        arrays["test"] = arrays["val"]
+
+    keras.utils.set_random_seed(config.seed)
+    write_json_atomic(run_dir / "config.json", {
+        "train": config.to_dict(), "manifest_hash": manifest["hash"], "versions": package_versions(),
+        "counts": {s: int(len(a)) for s, a in arrays.items()},
+        "skipped": report.skipped, "converted": report.converted,
+    })
+    model = create_model(config.model, **config.model_kwargs())
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=make_loss(config.loss),
+                  metrics=[ssim_metric, psnr_metric])
+    ds = train_dataset(arrays["train"], spec, config.batch_size, config.seed, crop=config.crop)
+    val_noisy, val_clean = noisy_pairs(arrays["val"], spec, config.seed + 1)
+    history_csv = run_dir / "history.csv"
+    if not resume:
+        history_csv.unlink(missing_ok=True)
+    cbs = [
+        keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
+        keras.callbacks.CSVLogger(str(history_csv), append=True),
+        save_best_callback(run_dir / "model.keras", _best_from_history(history_csv)),
+        *callbacks,
+    ]
+    interrupted = False
+    try:
+        model.fit(ds, epochs=config.epochs, validation_data=(val_noisy, val_clean),
+                  batch_size=config.batch_size, callbacks=cbs, verbose=verbose)
+    except KeyboardInterrupt:
+        interrupted = True
+    from train.plots import plot_curves
+
+    if history_csv.exists():
+        plot_curves(history_csv, run_dir / "curves.png")
+    if not (run_dir / "model.keras").exists():
+        return TrainResult(run_dir, {}, interrupted, report)
+    metrics = finish_run(config, run_dir, arrays["test"], manifest)
+    return TrainResult(run_dir, metrics, interrupted, report)
+
+
+def finish_run(config: TrainConfig, run_dir: Path, test_u8: np.ndarray, manifest: dict) -> dict:
+    """Score the best model on the test split (skimage SSIM/PSNR) and draw samples.png."""
+    from train.evaluate import load_denoiser, run_denoiser
+    from train.plots import plot_samples
+
+    from edge_runtime.metrics import score
+
+    spec = parse_noise(config.noise)
+    noisy, clean = noisy_pairs(test_u8, spec, config.seed + 2)
+    denoiser = load_denoiser(run_dir / "model.keras")
+    denoised = run_denoiser(denoiser, noisy)
+    model_score, noisy_score = score(clean, denoised), score(clean, noisy)
+    metrics = {
+        "split": "test", "noise": config.noise, "size": config.size, "manifest_hash": manifest["hash"],
+        "model": model_score.as_dict(), "noisy_input": noisy_score.as_dict(),
+    }
+    write_json_atomic(run_dir / "metrics.json", metrics)
+    plot_samples(clean[:6], noisy[:6], denoised[:6], run_dir / "samples.png")
+    return metrics
