@@ -155,6 +155,10 @@ def eval_(
     console.print("wrote " + ", ".join(str(p) for p in written))
 
 
+# Commands of later stages live in their own modules and register themselves on ``app``.
+from edge_denoise import convert_cmds, runtime_cmds  # noqa: E402,F401
+
+
 def run() -> None:
     """Console-script entry: one red line for user errors, tracebacks only with --debug."""
     from edge_runtime.errors import EdgeDenoiseError
