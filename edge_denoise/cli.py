@@ -48,20 +48,20 @@ def _print_load_report(report) -> None:
 
 @app.command()
 def train(
-    model: Annotated[str, typer.Option(help="Model name: unet or autoencoder.")] = "unet",
-    data: Annotated[Path, typer.Option(help="Folder of clean images (one subfolder per class, or flat).")] = Path("../shared/data/pistachio"),
+    model: Annotated[Optional[str], typer.Option(help="Model name: unet (default) or autoencoder.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Folder of clean images (one subfolder per class, or flat). [default: ../shared/data/pistachio]")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder to write (default runs/MODEL).")] = None,
-    noise: Annotated[str, typer.Option(help="Noise spec, e.g. gaussian:0.1 or motionblur:7+gaussian:0.05.")] = "gaussian:0.1",
-    size: Annotated[int, typer.Option(help="Training image side in pixels.")] = 128,
+    noise: Annotated[Optional[str], typer.Option(help="Noise spec, e.g. gaussian:0.1 or motionblur:7+gaussian:0.05. [default: gaussian:0.1]")] = None,
+    size: Annotated[Optional[int], typer.Option(help="Training image side in pixels. [default: 128]")] = None,
     crop: Annotated[Optional[int], typer.Option(help="Train on random crops of this side (faster; evaluation uses --size).")] = None,
-    epochs: Annotated[int, typer.Option(help="Epochs to train.")] = 30,
-    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 16,
-    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate.")] = None,
-    width: Annotated[Optional[int], typer.Option(help="Filters at full resolution.")] = None,
-    depth: Annotated[Optional[int], typer.Option(help="U-Net poolings.")] = None,
-    loss: Annotated[Optional[str], typer.Option(help="mse, mae, ssim or mix.")] = None,
-    seed: Annotated[int, typer.Option(help="Random seed (weights, shuffling, noise).")] = 0,
-    config: Annotated[Optional[Path], typer.Option(help="Start from a JSON config (e.g. best.json from tune).")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs to train. [default: 30]")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Images per batch. [default: 16]")] = None,
+    learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate. [default: 1e-3]")] = None,
+    width: Annotated[Optional[int], typer.Option(help="Filters at full resolution. [default: 32]")] = None,
+    depth: Annotated[Optional[int], typer.Option(help="U-Net poolings. [default: 3]")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="mse, mae, ssim or mix. [default: mix]")] = None,
+    seed: Annotated[Optional[int], typer.Option(help="Random seed (weights, shuffling, noise). [default: 0]")] = None,
+    config: Annotated[Optional[Path], typer.Option(help="Start from a JSON config (e.g. best.json from tune); options given here override it.")] = None,
     split_manifest: Annotated[Optional[Path], typer.Option(help="Reuse this split manifest.")] = None,
     max_images: Annotated[Optional[int], typer.Option(help="Use at most N images per split (quick tries).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
@@ -74,13 +74,13 @@ def train(
 
     from edge_runtime.noise import parse_noise
 
-    parse_noise(noise)
-    base = load_config(config) if config else TrainConfig(model=model)
-    if not config or model != "unet":
-        base = base.replace(model=model)
+    if noise:
+        parse_noise(noise)
+    base = load_config(config) if config else TrainConfig()
+    base = base.replace(model=model)
     cfg = base.replace(
-        data=str(data), out=str(out or Path("runs") / base.model), noise=noise, size=size, crop=crop, epochs=epochs,
-        batch_size=batch_size, learning_rate=learning_rate, width=width, depth=depth, loss=loss, seed=seed,
+        data=str(data) if data else None, out=str(out or Path("runs") / base.model), noise=noise, size=size, crop=crop,
+        epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, width=width, depth=depth, loss=loss, seed=seed,
         split_manifest=str(split_manifest) if split_manifest else None, max_images=max_images,
     )
     result = run_training(cfg, resume=resume, overwrite=overwrite, console=err_console)
@@ -95,6 +95,59 @@ def train(
     console.print(f"run folder: {result.run_dir}")
     if result.interrupted:
         raise typer.Exit(130)
+
+
+@app.command()
+def tune(
+    model: Annotated[str, typer.Option(help="Model name (the search space is width, depth, learning rate).")] = "unet",
+    data: Annotated[Path, typer.Option(help="Folder of clean images.")] = Path("../shared/data/pistachio"),
+    out: Annotated[Path, typer.Option(help="Folder for best.json, trials.csv/.md and the tuner state.")] = Path("runs/tune"),
+    noise: Annotated[str, typer.Option(help="Noise spec.")] = "gaussian:0.1",
+    size: Annotated[int, typer.Option(help="Image side in pixels.")] = 128,
+    crop: Annotated[Optional[int], typer.Option(help="Train on random crops of this side.")] = None,
+    algorithm: Annotated[str, typer.Option(help="hyperband or bayesian.")] = "hyperband",
+    max_trials: Annotated[int, typer.Option(help="Trial budget.")] = 12,
+    max_epochs: Annotated[int, typer.Option(help="Epochs per trial (Hyperband's top rung).")] = 9,
+    time_budget: Annotated[Optional[float], typer.Option(help="Start no new trial after this many seconds.")] = None,
+    widths: Annotated[str, typer.Option(help="Comma-separated widths to try.")] = "16,24,32",
+    depths: Annotated[str, typer.Option(help="Comma-separated depths to try.")] = "2,3",
+    batch_size: Annotated[int, typer.Option(help="Images per batch.")] = 16,
+    max_images: Annotated[Optional[int], typer.Option(help="Use at most N images per split.")] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Search width, depth and learning rate with KerasTuner; write best.json for train --config."""
+    _quiet_tensorflow()
+    from rich.table import Table
+
+    from edge_runtime.errors import EdgeDenoiseError
+    from edge_runtime.noise import parse_noise
+    from train.config import TrainConfig
+    from train.tune import TuneConfig
+    from train.tune import tune as run_tune
+
+    parse_noise(noise)
+
+    def ints(text: str, name: str) -> tuple[int, ...]:
+        try:
+            values = tuple(int(v) for v in text.split(",") if v.strip())
+        except ValueError:
+            raise EdgeDenoiseError(f"--{name} {text}: expected comma-separated whole numbers, e.g. 16,24,32") from None
+        if not values or min(values) <= 0:
+            raise EdgeDenoiseError(f"--{name} {text}: expected positive whole numbers")
+        return values
+
+    base = TrainConfig(model=model, data=str(data), out=str(out), noise=noise, size=size, crop=crop,
+                       batch_size=batch_size, seed=seed, max_images=max_images)
+    cfg = TuneConfig(base=base, out=str(out), algorithm=algorithm, max_trials=max_trials, max_epochs=max_epochs,
+                     time_budget_s=time_budget, widths=ints(widths, "widths"), depths=ints(depths, "depths"))
+    result = run_tune(cfg, console=err_console)
+    table = Table(title=f"{len(result.trials)} trials, best first")
+    for col in ("trial", "width", "depth", "learning rate", "epochs", "val SSIM"):
+        table.add_column(col, justify="right")
+    for t in result.trials:
+        table.add_row(str(t["trial"]), str(t["width"]), str(t["depth"]), f"{t['learning_rate']:.2e}", str(t["epochs"]), f"{t['val_ssim']:.4f}")
+    console.print(table)
+    console.print(f"best config: {result.out / 'best.json'} (use: edge-denoise train --config {result.out / 'best.json'})")
 
 
 @app.command("eval")
@@ -163,28 +216,13 @@ def run() -> None:
     """Console-script entry: one red line for user errors, tracebacks only with --debug."""
     from edge_runtime.errors import EdgeDenoiseError
 
-    debug = "--debug" in sys.argv[1:]
     try:
-        app(standalone_mode=False)
+        app()  # standalone: usage errors print Typer's own message and exit 2
     except EdgeDenoiseError as exc:
-        if debug:
+        if _STATE["debug"]:
             raise
         err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(2)
-    except KeyboardInterrupt:
-        err_console.print("[yellow]interrupted[/]")
-        sys.exit(130)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
-        sys.exit(130)
-    except Exception as exc:  # click usage errors arrive here in non-standalone mode
-        import click
-
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
 
 
 if __name__ == "__main__":

@@ -2,4 +2,131 @@
 
 from __future__ import annotations
 
-from edge_denoise.cli import app  # noqa: F401
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from edge_denoise.cli import app, console, err_console
+
+DEMO_NOISE = "gaussian:0.1"
+
+
+def _parse_size(text: str | None) -> tuple[int, int] | None:
+    from edge_runtime.errors import EdgeDenoiseError
+
+    if not text:
+        return None
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise EdgeDenoiseError(f"--capture-size {text}: use WIDTHxHEIGHT, e.g. 640x480")
+    return int(parts[0]), int(parts[1])
+
+
+def _stage_table(report):
+    from rich.table import Table
+
+    table = Table(title=f"{report.frames} frames from {report.source} in {report.duration_s:.1f} s: "
+                        f"{report.fps:.1f} FPS end to end, {report.invoke_fps:.1f} FPS invoke only")
+    for col in ("stage", "p50 ms", "p90 ms", "p99 ms", "mean ms", "max ms"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for stage, s in report.stages_ms.items():
+        if s["count"]:
+            table.add_row(stage, f"{s['p50_ms']:.2f}", f"{s['p90_ms']:.2f}", f"{s['p99_ms']:.2f}",
+                          f"{s['mean_ms']:.2f}", f"{s['max_ms']:.2f}")
+    return table
+
+
+@app.command("run")
+def run_cmd(
+    source: Annotated[Optional[str], typer.Option("--source", "-s", help="URI: 0, v4l2:///dev/video0, picamera2://0, csi://0, rtsp://..., clip.mp4, photos/, 'shots/*.jpg'.")] = None,
+    camera: Annotated[Optional[int], typer.Option("--camera", help="Camera index (shortcut for --source N).")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Run on a clip of the bundled sample photos with noise added.")] = False,
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name (unet, autoencoder).")] = "unet",
+    threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,
+    delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
+    tile: Annotated[Optional[bool], typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model (default: tile files, resize live).")] = None,
+    overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 16,
+    add_noise: Annotated[Optional[str], typer.Option("--add-noise", help="Corrupt clean frames first and report live SSIM/PSNR, e.g. gaussian:0.1.")] = None,
+    display: Annotated[bool, typer.Option("--display", help="Window with noisy | denoised side by side.")] = False,
+    save: Annotated[Optional[str], typer.Option(help="Write denoised frames to a video (.mp4, .avi) or a folder.")] = None,
+    report: Annotated[Optional[Path], typer.Option(help="Write the latency/FPS report as JSON.")] = None,
+    frames: Annotated[Optional[int], typer.Option(help="Stop after N frames.")] = None,
+    duration: Annotated[Optional[float], typer.Option(help="Stop after S seconds.")] = None,
+    capture_size: Annotated[Optional[str], typer.Option(help="Camera size WIDTHxHEIGHT (default: the model's input size).")] = None,
+    reconnect: Annotated[float, typer.Option(help="Seconds to retry a camera that stops before giving up.")] = 3.0,
+) -> None:
+    """Denoise a live camera, stream, video or folder; time every stage and report FPS."""
+    from edge_runtime.errors import EdgeDenoiseError
+    from edge_runtime.pipeline import RunConfig, run
+
+    chosen = [name for name, given in (("--source", source is not None), ("--camera", camera is not None), ("--demo", demo)) if given]
+    if len(chosen) > 1:
+        raise EdgeDenoiseError(f"give one of --source, --camera, --demo (got {' and '.join(chosen)})")
+    if demo:
+        uri = "demo://"
+        add_noise = add_noise or DEMO_NOISE
+    elif camera is not None:
+        uri = str(camera)
+    elif source is not None:
+        uri = source
+    else:
+        raise EdgeDenoiseError("no input: give --camera 0, --source URI, or --demo to try it without a camera")
+    for name, value in (("--frames", frames), ("--duration", duration), ("--threads", threads)):
+        if value is not None and value <= 0:
+            raise EdgeDenoiseError(f"{name} must be positive, got {value}")
+    config = RunConfig(source=uri, model=model, threads=threads, delegate=delegate, tile=tile, overlap=overlap,
+                       add_noise=add_noise, display=display, save=save, report=str(report) if report else None,
+                       frames=frames, duration=duration, capture_size=_parse_size(capture_size), reconnect_s=reconnect)
+    with err_console.status("starting", spinner="dots") as status:
+        result = run(config, on_status=lambda line: status.update(line))
+    err_console.print(f"stopped: {result.stop_reason}", highlight=False)
+    console.print(_stage_table(result))
+    extra = f"dropped {result.dropped}, corrupt {result.corrupt}"
+    if result.time_to_first_frame_s is not None:
+        extra += f", first frame after {result.time_to_first_frame_s:.2f} s"
+    console.print(extra, highlight=False)
+    for line in result.skipped[:10]:
+        err_console.print(f"[yellow]skipped[/] {line}", highlight=False)
+    if result.quality:
+        q = result.quality
+        console.print(f"{q['noise']}: noisy SSIM {q['noisy_ssim_mean']:.4f} PSNR {q['noisy_psnr_mean']:.2f} dB -> "
+                      f"denoised SSIM {q['denoised_ssim_mean']:.4f} PSNR {q['denoised_psnr_mean']:.2f} dB", highlight=False)
+    if result.output:
+        console.print(f"wrote {result.output}", highlight=False)
+    if report:
+        console.print(f"report: {report}", highlight=False)
+    if result.stop_reason.startswith("interrupted"):
+        raise typer.Exit(130)
+
+
+@app.command("denoise")
+def denoise_cmd(
+    inputs: Annotated[list[str], typer.Argument(help="Image files, folders, globs and videos.")],
+    out: Annotated[Path, typer.Option(help="Folder for the denoised files (inputs are never overwritten).")],
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name (unet, autoencoder).")] = "unet",
+    threads: Annotated[int, typer.Option(help="Interpreter threads.")] = 2,
+    delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
+    tile: Annotated[bool, typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model.")] = True,
+    overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 16,
+    overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
+) -> None:
+    """Denoise image files, folders and videos into --out (atomic writes; existing outputs skipped)."""
+    from edge_runtime.batch import denoise_files
+    from edge_runtime.engine import load_engine
+    from edge_runtime.pipeline import resolve_model
+
+    engine = load_engine(resolve_model(model), threads=threads, delegate=delegate)
+
+    def on_item(status: str, path: str, note: str) -> None:
+        if status == "failed":
+            err_console.print(f"[yellow]skipped[/] {path}: {note}", highlight=False)
+
+    with err_console.status("denoising", spinner="dots"):
+        result = denoise_files(inputs, out, engine, tile=tile, overlap=overlap, overwrite=overwrite, on_item=on_item)
+    summary = (f"{len(result.written)} written, {len(result.existing)} already there"
+               f"{' (--overwrite to redo)' if result.existing else ''}, {len(result.failed)} skipped as unreadable or unusable; "
+               f"{result.frames} frames in {result.seconds:.1f} s -> {out}")
+    console.print(summary, highlight=False)
+    if result.failed and not (result.written or result.existing):
+        raise typer.Exit(1)

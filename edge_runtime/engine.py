@@ -112,12 +112,105 @@ class TFLiteEngine:
         if out_shape != shape:
             raise EdgeDenoiseError(f"{self.path}: output shape {list(out_shape)} differs from input shape {list(shape)}")
         self.threads = int(threads)
+        self.delegate = delegate
         self.input_hw = (shape[1], shape[2])
         self.input_dtype = np.dtype(self._in["dtype"])
         self.output_dtype = np.dtype(self._out["dtype"])
         self.in_scale, self.in_zero = self._in["quantization"]
         self.out_scale, self.out_zero = self._out["quantization"]
         self.name = self.metadata.get("name", self.path.stem)
+        self._prepare_frame_path()
+
+    # --- the frame path: uint8 RGB in, uint8 RGB out, no per-frame allocation -------------------
+    def _prepare_frame_path(self) -> None:
+        """Work out once how a uint8 frame reaches the input tensor and how the output becomes one.
+
+        A uint8-I/O model quantized with scale 1/255 and zero point 0 takes the frame's bytes as they
+        are (zero-copy: written straight into the interpreter's tensor). Everything else goes through
+        one preallocated float32 buffer. ``interpreter.tensor()`` hands out the accessor functions; the
+        arrays they return are views that must not be held across ``invoke()``.
+        """
+        h, w = self.input_hw
+        self._in_view = self.interpreter.tensor(self._in["index"])
+        self._out_view = self.interpreter.tensor(self._out["index"])
+        self.zero_copy_input = bool(
+            self.input_dtype == np.uint8 and self.in_zero == 0 and abs(self.in_scale * 255.0 - 1.0) < 1e-3
+        )
+        self._buf01 = np.empty((h, w, 3), np.float32)
+        self._out01 = np.empty((h, w, 3), np.float32)
+        self._out_frame = np.empty((h, w, 3), np.uint8)
+        # Output codes -> uint8 pixels: a 256-entry lookup table for 8-bit outputs.
+        if self.output_dtype in (np.uint8, np.int8):
+            info = np.iinfo(self.output_dtype)
+            codes = np.arange(info.min, info.max + 1, dtype=np.float32)
+            levels = np.clip(np.rint((codes - self.out_zero) * self.out_scale * 255.0), 0, 255).astype(np.uint8)
+            self._out_lut = levels  # index with (code - info.min)
+            self._out_lut01 = np.clip((codes - self.out_zero) * self.out_scale, 0.0, 1.0).astype(np.float32)
+        else:
+            self._out_lut = self._out_lut01 = None
+
+    def set_input_frame(self, frame_rgb: np.ndarray) -> None:
+        """Write one uint8 RGB frame of exactly the input size into the input tensor (the one conversion place)."""
+        x = self._in_view()[0]
+        if self.zero_copy_input:
+            x[...] = frame_rgb
+        elif self.input_dtype == np.float32:
+            np.multiply(frame_rgb, np.float32(1.0 / 255.0), out=x, dtype=np.float32)
+        else:
+            np.multiply(frame_rgb, np.float32(1.0 / (255.0 * self.in_scale)), out=self._buf01, dtype=np.float32)
+            self._buf01 += np.float32(self.in_zero)
+            info = np.iinfo(self.input_dtype)
+            np.rint(self._buf01, out=self._buf01)
+            np.clip(self._buf01, info.min, info.max, out=self._buf01)
+            x[...] = self._buf01
+        del x
+
+    def get_output_frame(self, out: np.ndarray | None = None) -> np.ndarray:
+        """The output tensor as uint8 RGB, written into ``out`` (or an engine-owned buffer reused per call)."""
+        out = self._out_frame if out is None else out
+        y = self._out_view()[0]
+        if self._out_lut is not None:
+            offset = int(np.iinfo(self.output_dtype).min)
+            idx = y.view(np.uint8) if offset == 0 else (y.astype(np.int16) - offset)
+            np.take(self._out_lut, idx, out=out)
+        else:
+            np.multiply(y, np.float32(255.0), out=self._out01)
+            np.rint(self._out01, out=self._out01)
+            np.clip(self._out01, 0, 255, out=self._out01)
+            out[...] = self._out01
+        del y
+        return out
+
+    def get_output01_into(self, out: np.ndarray) -> np.ndarray:
+        """The output tensor as float32 [0, 1] written into ``out`` (HxWx3 float32); used to blend tiles."""
+        y = self._out_view()[0]
+        if self._out_lut01 is not None:
+            offset = int(np.iinfo(self.output_dtype).min)
+            idx = y.view(np.uint8) if offset == 0 else (y.astype(np.int16) - offset)
+            np.take(self._out_lut01, idx, out=out)
+        else:
+            np.clip(y, 0.0, 1.0, out=out)
+        del y
+        return out
+
+    def denoise_frame(self, frame_rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """Denoise one uint8 RGB frame of exactly the model's input size; returns uint8 RGB."""
+        if frame_rgb.shape[:2] != self.input_hw:
+            raise EdgeDenoiseError(
+                f"{self.path}: model takes {self.input_hw[0]}x{self.input_hw[1]} frames, got {frame_rgb.shape[0]}x{frame_rgb.shape[1]}"
+            )
+        self.set_input_frame(frame_rgb)
+        self.invoke()
+        return self.get_output_frame(out)
+
+    def describe(self) -> dict:
+        """What a report needs to say about this model and runtime."""
+        return {
+            "path": str(self.path), "name": self.name, "input_hw": list(self.input_hw),
+            "input_dtype": str(self.input_dtype), "output_dtype": str(self.output_dtype),
+            "zero_copy_input": self.zero_copy_input, "threads": self.threads, "delegate": self.delegate,
+            "runtime": self.runtime.name, "runtime_version": self.runtime.version, "metadata": self.metadata,
+        }
 
     def set_input01(self, image01: np.ndarray) -> None:
         """Put one HxWx3 float image in [0, 1] into the input tensor (quantizing if needed)."""

@@ -34,12 +34,12 @@ def list_images(folder: str | Path) -> list[Path]:
     return sorted(files, key=lambda p: p.relative_to(folder).as_posix())
 
 
-def _looks_truncated(path: Path, data_tail: bytes, suffix: str) -> bool:
-    """JPEG must end with the EOI marker, PNG with an IEND chunk; Pillow is lenient about both."""
-    if suffix in (".jpg", ".jpeg"):
-        return b"\xff\xd9" not in data_tail
-    if suffix == ".png":
-        return b"IEND" not in data_tail
+def _looks_truncated(head: bytes, tail: bytes) -> bool:
+    """A JPEG must end with its EOI marker, a PNG with an IEND chunk; Pillow is lenient about both."""
+    if head.startswith(b"\xff\xd8"):
+        return b"\xff\xd9" not in tail
+    if head.startswith(b"\x89PNG"):
+        return b"IEND" not in tail
     return False
 
 
@@ -59,9 +59,10 @@ def decode_image(path: str | Path) -> DecodedImage:
     if size == 0:
         raise EdgeDenoiseError(f"{path}: empty file (0 bytes)")
     with open(path, "rb") as fh:
+        head = fh.read(8)
         fh.seek(max(0, size - 1024))
         tail = fh.read()
-    if _looks_truncated(path, tail, path.suffix.lower()):
+    if _looks_truncated(head, tail):
         raise EdgeDenoiseError(f"{path}: truncated image (file ends before the image data does)")
     try:
         with Image.open(path) as img:

@@ -157,7 +157,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     interrupted = False
     try:
         model.fit(ds, epochs=config.epochs, validation_data=(val_noisy, val_clean),
-                  batch_size=config.batch_size, callbacks=cbs, verbose=verbose)
+                  batch_size=config.batch_size, callbacks=cbs, verbose=verbose, shuffle=False)
     except KeyboardInterrupt:
         interrupted = True
     from train.plots import plot_curves

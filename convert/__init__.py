@@ -1,0 +1,6 @@
+"""convert: a trained .keras run -> fixed-size LiteRT (.tflite) files, each checked by a quality gate."""
+
+from convert.pipeline import ConvertConfig, ConvertFailed, ConvertReport, convert_run
+from convert.tflite import PRECISIONS, convert_to_tflite
+
+__all__ = ["PRECISIONS", "ConvertConfig", "ConvertFailed", "ConvertReport", "convert_run", "convert_to_tflite"]

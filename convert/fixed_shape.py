@@ -1,0 +1,60 @@
+"""Fixed-shape clones of a fully convolutional model: one per frame size.
+
+LiteRT files with a dynamic (None, None, 3) input can be silently converted to 1x1 (TF#58622)
+and resizing after conversion fails for some graphs (TF#29590), so every file is built from a
+clone whose input is exactly (1, H, W, 3), sharing the trained weights.
+"""
+
+from __future__ import annotations
+
+import re
+
+from edge_runtime.errors import EdgeDenoiseError
+
+_SIZE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """``128`` -> (128, 128); ``480x640`` -> (480, 640), i.e. height 480, width 640."""
+    m = _SIZE.match(str(text))
+    if not m:
+        raise EdgeDenoiseError(f"bad size '{text}': use SIDE (e.g. 128) or HEIGHTxWIDTH (e.g. 480x640)")
+    h = int(m[1])
+    w = int(m[2]) if m[2] is not None else h
+    if h <= 0 or w <= 0:
+        raise EdgeDenoiseError(f"bad size '{text}': height and width must be positive")
+    return h, w
+
+
+def size_multiple_of(model, architecture: str | None = None, model_kwargs: dict | None = None) -> int:
+    """Frame sides must be a multiple of this: from the run's config, else from the model's poolings."""
+    from train.models import MODELS, size_multiple
+
+    if architecture in MODELS:
+        return size_multiple(architecture, int((model_kwargs or {}).get("depth", 3)))
+    pools = [layer for layer in model.layers if type(layer).__name__.startswith("MaxPooling")]
+    return 2 ** len(pools)
+
+
+def check_size(size: tuple[int, int], multiple: int, label: str = "model") -> None:
+    """One clear line when H or W is not a multiple of the model's pooling factor."""
+    h, w = size
+    if h % multiple or w % multiple:
+        def near(v: int) -> int:
+            return max(multiple, round(v / multiple) * multiple)
+
+        raise EdgeDenoiseError(
+            f"size {h}x{w} does not fit the {label}: height and width must be multiples of {multiple} "
+            f"(e.g. {near(h)}x{near(w)})"
+        )
+
+
+def fixed_shape_model(model, size: tuple[int, int]):
+    """A clone of ``model`` with input (1, H, W, 3) and the same weights."""
+    import keras
+
+    h, w = size
+    inputs = keras.Input((h, w, 3), batch_size=1, name=model.inputs[0].name.split(":")[0] or "noisy")
+    clone = keras.models.clone_model(model, input_tensors=inputs)
+    clone.set_weights(model.get_weights())
+    return clone

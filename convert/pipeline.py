@@ -1,0 +1,318 @@
+"""convert_run: one run folder -> one gated .tflite (+ JSON sidecar) per precision and size.
+
+For every requested size a fixed-shape clone is built; for every precision it is converted,
+written to a temp file, loaded by edge_runtime's engine and gated against Keras on the test
+split. Only files that pass are moved into place, with their metadata sidecar;
+``convert_report.json`` in the output folder lists every file, passed or failed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from datetime import datetime, timezone
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_runtime.atomic import atomic_path, write_json_atomic
+from edge_runtime.errors import EdgeDenoiseError
+
+METADATA_FORMAT = "edge-denoise-tflite/1"
+# Oldest runtime the files are known to load in, measured with benchmarks/tflite_runtime_compat.py
+# (TF 2.21 converter): fp32, fp16 and int8 U-Net/autoencoder files load and agree in tflite-runtime
+# 2.14.0; a dynamic-range file with TRANSPOSE_CONV (the U-Net's upsampling) does not
+# ("transpose_conv.cc weights->type != input->type (INT8 != FLOAT32)"), so it needs ai-edge-litert.
+MIN_RUNTIME = {"tflite-runtime": "2.14.0"}
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """How to convert one trained model. Sizes are (height, width)."""
+
+    model: str
+    out: str | None = None  # default: <run folder>/tflite
+    precisions: tuple[str, ...] = ("fp32", "fp16", "dynamic", "int8")
+    sizes: tuple[tuple[int, int], ...] = ((128, 128),)
+    io: str = "float"  # int8 I/O: float (quantize inside), uint8 or int8
+    format: str = "tflite"  # or "onnx" (float32, needs the 'onnx' extra)
+    name: str | None = None  # default: the run folder's name
+    data: str | None = None  # clean images of the run (default: the run config's data)
+    calib: str | None = None  # calibration folder (default: the run's train split)
+    calib_count: int = 200
+    noise: str | None = None  # default: the run's training noise
+    gate_count: int = 64
+    max_drop: float = 0.01
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["sizes"] = [list(s) for s in self.sizes]
+        d["precisions"] = list(self.precisions)
+        return d
+
+
+@dataclass
+class ConvertReport:
+    """Every file the run tried: path, precision, size, gate numbers, and why it failed if it did."""
+
+    config: dict
+    files: list[dict] = field(default_factory=list)
+    report_path: str | None = None
+
+    @property
+    def failures(self) -> list[dict]:
+        return [f for f in self.files if f["status"] != "ok"]
+
+    def as_dict(self) -> dict:
+        return {"config": self.config, "files": self.files}
+
+
+class ConvertFailed(EdgeDenoiseError):
+    """At least one file failed conversion or the gate; ``report`` holds the details."""
+
+    def __init__(self, message: str, report: ConvertReport):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the run folder says about the model: architecture, kwargs, noise, data, splits."""
+
+    run_dir: Path
+    name: str
+    architecture: str
+    model_kwargs: dict
+    noise: str
+    data_dir: Path | None
+    manifest: dict | None
+    train_config_hash: str | None
+
+
+def config_hash(train_cfg: dict) -> str:
+    return hashlib.sha256(json.dumps(train_cfg, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def read_run(model_path: Path, model, config: ConvertConfig) -> RunInfo:
+    """Read config.json and manifest.json next to the model, if there; options override them."""
+    from train.data import read_manifest
+
+    run_dir = model_path.parent
+    train_cfg: dict = {}
+    cfg_path = run_dir / "config.json"
+    if cfg_path.exists():
+        try:
+            raw = json.loads(cfg_path.read_text(encoding="utf-8"))
+            train_cfg = raw.get("train", {}) if isinstance(raw, dict) else {}
+        except ValueError as exc:
+            raise EdgeDenoiseError(f"{cfg_path}: not valid JSON ({exc})") from None
+    architecture = train_cfg.get("model") or model.name
+    kwargs = {k: train_cfg[k] for k in ("width", "depth", "residual") if k in train_cfg}
+    if architecture == "autoencoder":
+        kwargs.pop("depth", None)
+        kwargs.pop("residual", None)
+    data = config.data or train_cfg.get("data")
+    data_dir = None
+    if data:
+        for candidate in (Path(data), run_dir / data):
+            if candidate.is_dir():
+                data_dir = candidate
+                break
+        if data_dir is None and config.data:
+            raise EdgeDenoiseError(f"{config.data}: data folder not found")
+    manifest_path = run_dir / "manifest.json"
+    manifest = read_manifest(manifest_path) if manifest_path.exists() else None
+    return RunInfo(
+        run_dir=run_dir, name=config.name or run_dir.name or architecture, architecture=architecture,
+        model_kwargs=kwargs, noise=config.noise or train_cfg.get("noise") or "gaussian:0.1", data_dir=data_dir,
+        manifest=manifest, train_config_hash=config_hash(train_cfg) if train_cfg else None,
+    )
+
+
+def file_name(name: str, precision: str, size: tuple[int, int], io: str) -> str:
+    """``unet_int8_128x128.tflite``; integer I/O adds a suffix: ``unet_int8_128x128_u8io.tflite``."""
+    suffix = {"float": "", "uint8": "_u8io", "int8": "_i8io"}[io]
+    return f"{name}_{precision}_{size[0]}x{size[1]}{suffix}.tflite"
+
+
+def _versions() -> tuple[str, str]:
+    import tensorflow as tf
+
+    import edge_runtime
+
+    return tf.__version__, edge_runtime.__version__
+
+
+def _gate_files(info: RunInfo, config: ConvertConfig) -> tuple[Path, list[str], str]:
+    if info.data_dir is None:
+        raise EdgeDenoiseError(
+            f"{info.run_dir}: no data folder for the quality gate (the run config names none that exists); pass --data DIR"
+        )
+    if info.manifest is not None:
+        for split in ("test", "val"):
+            if info.manifest["splits"][split]:
+                return info.data_dir, info.manifest["splits"][split], split
+    from train.data import make_manifest
+
+    splits = make_manifest(info.data_dir)["splits"]
+    split = "test" if splits["test"] else "val" if splits["val"] else "train"
+    return info.data_dir, splits[split], split
+
+
+def _calib_source(info: RunInfo, config: ConvertConfig) -> tuple[Path, list[str] | None]:
+    if config.calib:
+        return Path(config.calib), None
+    if info.data_dir is None:
+        raise EdgeDenoiseError("int8 needs calibration images: pass --calib DIR (or --data DIR of the run)")
+    if info.manifest is not None and info.manifest["splits"]["train"]:
+        return info.data_dir, info.manifest["splits"]["train"]
+    return info.data_dir, None
+
+
+def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> ConvertReport:
+    """Convert, gate and write every (size, precision); raise ConvertFailed if any failed."""
+    from convert.calibration import calibration_images, load_clean
+    from convert.fixed_shape import check_size, fixed_shape_model, size_multiple_of
+    from convert.gate import keras_reference
+    from convert.tflite import IO_TYPES, PRECISIONS, convert_to_tflite
+    from edge_runtime.noise import parse_noise
+    from train.evaluate import load_keras_model
+
+    # check every cheap option before the slow work
+    for p in config.precisions:
+        if p not in PRECISIONS:
+            raise EdgeDenoiseError(f"unknown precision '{p}'; choose from {', '.join(PRECISIONS)}")
+    if config.io not in IO_TYPES:
+        raise EdgeDenoiseError(f"unknown --io '{config.io}'; choose from {', '.join(IO_TYPES)}")
+    if config.format not in ("tflite", "onnx"):
+        raise EdgeDenoiseError(f"unknown --format '{config.format}'; choose tflite or onnx")
+    if config.calib and not Path(config.calib).is_dir():
+        raise EdgeDenoiseError(f"{config.calib}: calibration folder not found")
+    if config.noise:
+        parse_noise(config.noise)
+    model_path = Path(config.model)
+    model = load_keras_model(model_path)
+    info = read_run(model_path, model, config)
+    spec = parse_noise(info.noise)
+    multiple = size_multiple_of(model, info.architecture, info.model_kwargs)
+    for size in config.sizes:
+        check_size(size, multiple, f"{info.architecture} model")
+    out_dir = Path(config.out) if config.out else info.run_dir / "tflite"
+    gate_dir, gate_rel, gate_split = _gate_files(info, config)
+
+    if config.format == "onnx":
+        from convert.onnx_export import convert_run_onnx
+
+        return convert_run_onnx(config, model, info, out_dir, gate_dir, gate_rel, gate_split, spec, log)
+
+    tf_version, package_version = _versions()
+    report = ConvertReport(config=config.to_dict())
+    for size in config.sizes:
+        h, w = size
+        clone = fixed_shape_model(model, size)
+        log(f"{h}x{w}: input {list(clone.input_shape)} -> output {list(clone.output_shape)}")
+        clean = load_clean(gate_dir, gate_rel, size, config.gate_count)
+        if len(clean) == 0:
+            raise EdgeDenoiseError(f"{gate_dir}: no readable images in the {gate_split} split for the quality gate")
+        ref = keras_reference(model, clean, spec, split=gate_split)
+        calib = None
+        if "int8" in config.precisions:
+            folder, rel = _calib_source(info, config)
+            calib = calibration_images(folder, size, spec, config.calib_count, seed=config.seed, relpaths=rel)
+            log(f"{h}x{w}: {len(calib)} calibration images from {folder}")
+        for precision in config.precisions:
+            io = config.io if precision == "int8" else "float"
+            path = out_dir / file_name(info.name, precision, size, io)
+            entry = {"file": str(path), "precision": precision, "io": io, "size": [h, w], "status": "ok"}
+            t0 = time.perf_counter()
+            try:
+                blob = convert_to_tflite(clone, precision, io=io, calib=calib)
+                _write_gated(path, blob, ref, config, info, precision, io, size, tf_version, package_version, entry)
+            except EdgeDenoiseError as exc:
+                entry["status"] = "failed"
+                entry["error"] = str(exc)
+            entry["seconds"] = round(time.perf_counter() - t0, 2)
+            report.files.append(entry)
+            gate = entry.get("gate")
+            nums = f" SSIM {gate['tflite_ssim']:.4f} (keras {gate['keras_ssim']:.4f}, drop {gate['drop']:+.4f})" if gate else ""
+            log(f"{path.name}: {entry['status']}{nums}" + (f": {entry['error']}" if "error" in entry else ""))
+    return _finish(report, out_dir)
+
+
+def _finish(report: ConvertReport, out_dir: Path) -> ConvertReport:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    report_path = out_dir / "convert_report.json"
+    write_json_atomic(report_path, report.as_dict())
+    report.report_path = str(report_path)
+    if report.failures:
+        first = report.failures[0]
+        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
+        raise ConvertFailed(f"{Path(first['file']).name} failed: {first['error']}{more}; details in {report_path}", report)
+    return report
+
+
+def _write_gated(path: Path, blob: bytes, ref, config: ConvertConfig, info: RunInfo, precision: str, io: str,
+                 size: tuple[int, int], tf_version: str, package_version: str, entry: dict) -> None:
+    """Write ``blob`` to a temp file, gate it, and only then move it and its sidecar into place."""
+    from convert.gate import run_gate
+    from edge_runtime.engine import metadata_path
+
+    sidecar = metadata_path(path)
+    wrote_sidecar = False
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(blob)
+            result, engine = run_gate(tmp, ref, config.max_drop)
+            entry["gate"] = result.as_dict()
+            if not result.passed:
+                raise EdgeDenoiseError(
+                    f"{precision} at {size[0]}x{size[1]} loses {result.drop:.4f} SSIM against Keras "
+                    f"({result.tflite_ssim:.4f} vs {result.keras_ssim:.4f}, max drop {config.max_drop}); no file kept"
+                    + ("; try fp16/dynamic, more --calib-count, or quantization-aware training" if precision == "int8" else "")
+                )
+            meta = build_metadata(info, precision, size, engine, result, tf_version, package_version)
+            meta["min_runtime"] = min_runtime(blob, precision, engine)
+            del engine
+            write_json_atomic(sidecar, meta)
+            wrote_sidecar = True
+    except BaseException:
+        if wrote_sidecar:
+            sidecar.unlink(missing_ok=True)
+        raise
+
+
+def min_runtime(blob: bytes, precision: str, engine) -> dict:
+    """The oldest runtime known to run this file (see MIN_RUNTIME)."""
+    from convert.tflite import op_names
+
+    if precision == "dynamic" and "TRANSPOSE_CONV" in op_names(blob):
+        return {engine.runtime.name: engine.runtime.version,
+                "note": "dynamic-range TRANSPOSE_CONV fails in tflite-runtime 2.14"}
+    return dict(MIN_RUNTIME)
+
+
+def build_metadata(info: RunInfo, precision: str, size: tuple[int, int], engine, result, tf_version: str,
+                   package_version: str) -> dict:
+    """The sidecar's JSON (schema ``edge-denoise-tflite/1``), readable without TensorFlow."""
+    return {
+        "format": METADATA_FORMAT,
+        "name": info.name,
+        "architecture": info.architecture,
+        "model_kwargs": info.model_kwargs,
+        "input_size": [size[0], size[1]],
+        "precision": precision,
+        "io_dtype": engine.input_dtype.name,
+        "input_quantization": [float(engine.in_scale), int(engine.in_zero)],
+        "output_quantization": [float(engine.out_scale), int(engine.out_zero)],
+        "noise": info.noise,
+        "gate": {k: v for k, v in result.as_dict().items() if k != "passed"},
+        "train_config_hash": info.train_config_hash,
+        "package_version": package_version,
+        "converter": {"tensorflow": tf_version},
+        "min_runtime": dict(MIN_RUNTIME),
+        "gate_runtime": {engine.runtime.name: engine.runtime.version},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }

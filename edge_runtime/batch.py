@@ -1,0 +1,144 @@
+"""Denoise files in batch: images, folders, globs and videos, through the same frame path as ``run``.
+
+Outputs go under one folder: ``x.jpg`` -> ``OUT/x.jpg``, a folder ``shots/`` -> ``OUT/shots/...``
+(relative paths kept), a video -> ``OUT/name.mp4`` (every frame). Inputs are never overwritten,
+every file is written atomically, outputs that already exist are skipped unless ``overwrite``,
+and unreadable files are named and skipped.
+"""
+
+from __future__ import annotations
+
+import glob as globlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.images import IMAGE_SUFFIXES
+from edge_runtime.sources import VIDEO_SUFFIXES
+
+VIDEO_OUT_SUFFIXES = (".mp4", ".avi")
+
+
+@dataclass
+class BatchReport:
+    """What a batch did: files written, already there, and the ones that failed with why."""
+
+    written: list[str] = field(default_factory=list)
+    existing: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    frames: int = 0
+    corrupt_frames: int = 0
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and the output it becomes."""
+
+    src: Path
+    dst: Path
+    kind: str  # "image" or "video"
+
+
+def plan_jobs(inputs: list[str | Path], out_dir: str | Path, report: BatchReport) -> list[Job]:
+    """Expand files, folders and globs into jobs; unusable inputs go to ``report.failed``."""
+    from edge_runtime.images import list_images
+
+    out_dir = Path(out_dir)
+    jobs: list[Job] = []
+
+    def kind_of(p: Path) -> str | None:
+        s = p.suffix.lower()
+        return "image" if s in IMAGE_SUFFIXES else "video" if s in VIDEO_SUFFIXES else None
+
+    def add(src: Path, rel: Path) -> None:
+        kind = kind_of(src)
+        if kind is None:
+            report.failed.append((str(src), "not an image or video file"))
+            return
+        if kind == "video" and rel.suffix.lower() not in VIDEO_OUT_SUFFIXES:
+            rel = rel.with_suffix(".mp4")
+        jobs.append(Job(src, out_dir / rel, kind))
+
+    for item in inputs:
+        text = str(item)
+        path = Path(text)
+        if any(c in text for c in "*?[") and not path.exists():
+            matches = sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
+            if not matches:
+                report.failed.append((text, "no files match"))
+            for m in matches:
+                add(m, Path(m.name))
+        elif path.is_dir():
+            files = [p for p in sorted(path.rglob("*")) if p.is_file() and kind_of(p)]
+            if not files:
+                report.failed.append((text, "folder has no images or videos"))
+            for f in files:
+                add(f, Path(path.resolve().name) / f.relative_to(path))
+        elif path.is_file():
+            add(path, Path(path.name))
+        else:
+            report.failed.append((text, "no such file or folder"))
+
+    inputs_resolved = {j.src.resolve() for j in jobs}
+    seen: dict[Path, Path] = {}
+    kept = []
+    for job in jobs:
+        dst = job.dst.resolve()
+        if dst in inputs_resolved:
+            report.failed.append((str(job.src), f"output {job.dst} would overwrite an input; choose another --out"))
+        elif dst in seen:
+            report.failed.append((str(job.src), f"same output name as {seen[dst]} ({job.dst})"))
+        else:
+            seen[dst] = job.src
+            kept.append(job)
+    return kept
+
+
+def _denoise_video(job: Job, denoise, report: BatchReport) -> None:
+    from edge_runtime.sinks import VideoFileSink
+    from edge_runtime.sources import open_source
+
+    with open_source(str(job.src)) as source:
+        with VideoFileSink(job.dst, source.fps) as sink:
+            for frame in source:
+                sink.write(denoise(frame))
+            if sink.frames == 0:
+                raise EdgeDenoiseError(f"{job.src}: no readable frames")
+        report.frames += source.frames_read
+        report.corrupt_frames += source.corrupt
+
+
+def denoise_files(inputs: list[str | Path], out_dir: str | Path, engine, *, tile: bool = True, overlap: int = 16,
+                  overwrite: bool = False, on_item=None) -> BatchReport:
+    """Denoise every image and video in ``inputs`` into ``out_dir``; ``on_item(status, path, note)`` per file."""
+    from edge_runtime.images import read_image_rgb, write_image_rgb
+    from edge_runtime.pipeline import FrameDenoiser
+
+    t0 = time.perf_counter()
+    report = BatchReport()
+    jobs = plan_jobs(inputs, out_dir, report)
+    for src, why in report.failed:
+        on_item and on_item("failed", src, why)
+    denoise = FrameDenoiser(engine, tile=tile, overlap=overlap)
+    for job in jobs:
+        if job.dst.exists() and not overwrite:
+            report.existing.append(str(job.dst))
+            on_item and on_item("exists", str(job.dst), "already there")
+            continue
+        try:
+            if job.kind == "image":
+                write_image_rgb(job.dst, denoise(read_image_rgb(job.src)))
+                report.frames += 1
+            else:
+                _denoise_video(job, denoise, report)
+        except EdgeDenoiseError as exc:
+            msg = str(exc)
+            report.failed.append((str(job.src), msg[len(str(job.src)) + 2:] if msg.startswith(str(job.src)) else msg))
+            on_item and on_item("failed", str(job.src), report.failed[-1][1])
+            continue
+        report.written.append(str(job.dst))
+        on_item and on_item("written", str(job.dst), "")
+    report.seconds = time.perf_counter() - t0
+    return report

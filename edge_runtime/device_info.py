@@ -1,0 +1,52 @@
+"""What a benchmark or run report says about the machine it ran on."""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+from pathlib import Path
+
+
+def cpu_model() -> str:
+    """The CPU's marketing name (x86 'model name', Arm 'Hardware'/'Model'), or platform.processor()."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace")
+    except OSError:
+        text = ""
+    for key in ("model name", "Hardware", "Model", "cpu model"):
+        for line in text.splitlines():
+            if line.split(":", 1)[0].strip() == key and ":" in line:
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def board_model() -> str | None:
+    """The board name on Raspberry Pi and Jetson (device tree), else None."""
+    for path in ("/proc/device-tree/model", "/sys/firmware/devicetree/base/model"):
+        try:
+            return Path(path).read_bytes().rstrip(b"\0").decode(errors="replace").strip()
+        except OSError:
+            continue
+    return None
+
+
+def device_info(engine=None) -> dict:
+    """CPU, cores, OS, Python, library versions and (given an engine) the LiteRT runtime and model."""
+    import numpy as np
+
+    info = {
+        "cpu": cpu_model(), "board": board_model(), "machine": platform.machine(), "cores": os.cpu_count(),
+        "os": platform.platform(), "python": sys.version.split()[0], "numpy": np.__version__,
+    }
+    try:
+        import cv2
+
+        info["opencv"] = cv2.__version__
+    except ImportError:
+        info["opencv"] = None
+    if engine is not None:
+        info["runtime"] = engine.runtime.name
+        info["runtime_version"] = engine.runtime.version
+        info["model"] = engine.describe()
+    return info

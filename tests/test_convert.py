@@ -1,0 +1,307 @@
+"""The convert stage: gated .tflite files per precision and size, metadata, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_runtime.errors import EdgeDenoiseError
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "edge_runtime" / "samples"
+SIZE = (32, 32)
+
+
+def make_run(root: Path, architecture: str = "unet", **kwargs) -> Path:
+    """A run folder like `edge-denoise train` writes: model.keras, config.json, manifest.json, data/."""
+    import keras
+    from train.data import make_manifest, write_manifest
+    from train.models import create_model
+
+    data = root / "data"
+    for cls in ("Kirmizi_Pistachio", "Siirt_Pistachio"):
+        (data / cls).mkdir(parents=True)
+        for f in sorted((SAMPLES / cls).glob("*.jpg"))[:6]:
+            shutil.copy(f, data / cls / f.name)
+    keras.utils.set_random_seed(0)
+    kwargs = kwargs or {"width": 4, "depth": 2, "residual": True}
+    model = create_model(architecture, **kwargs)
+    model.save(root / "model.keras")
+    train_cfg = {"model": architecture, "data": str(data), "noise": "gaussian:0.1", "size": 32, **kwargs}
+    (root / "config.json").write_text(json.dumps({"train": train_cfg}))
+    write_manifest(root / "manifest.json", make_manifest(data))
+    return root / "model.keras"
+
+
+@pytest.fixture(scope="module")
+def run_model(tmp_path_factory) -> Path:
+    return make_run(tmp_path_factory.mktemp("unet_run"))
+
+
+def config_for(model: Path, out: Path, **changes):
+    from convert import ConvertConfig
+
+    base = dict(model=str(model), out=str(out), sizes=(SIZE,), precisions=("fp32",), calib_count=8, gate_count=4)
+    base.update(changes)
+    return ConvertConfig(**base)
+
+
+@pytest.fixture(scope="module")
+def converted(run_model, tmp_path_factory):
+    """All four precisions at 32x32, converted once for the module."""
+    from convert import convert_run
+
+    out = tmp_path_factory.mktemp("converted")
+    report = convert_run(config_for(run_model, out, precisions=("fp32", "fp16", "dynamic", "int8")), log=lambda s: None)
+    return out, report
+
+
+def tensor_dtypes(engine) -> set[str]:
+    return {np.dtype(d["dtype"]).name for d in engine.interpreter.get_tensor_details()}
+
+
+# --- sizes and precisions -------------------------------------------------------------------
+
+def test_size_spelling_is_side_or_height_x_width():
+    from convert.fixed_shape import parse_size
+
+    assert parse_size("128") == (128, 128)
+    assert parse_size("480x640") == (480, 640)
+    for bad in ("128x", "x128", "12.5", "0x8", "big"):
+        with pytest.raises(EdgeDenoiseError, match="bad size"):
+            parse_size(bad)
+
+
+def test_unknown_precision_is_named():
+    from convert.tflite import parse_precisions
+
+    assert parse_precisions("fp32, int8,fp32") == ("fp32", "int8")
+    with pytest.raises(EdgeDenoiseError, match="unknown precision 'int4'"):
+        parse_precisions("fp32,int4")
+
+
+# --- conversion -----------------------------------------------------------------------------
+
+def test_each_precision_converts_loads_in_the_engine_and_denoises(converted):
+    from edge_runtime.engine import load_engine, read_metadata
+
+    out, report = converted
+    assert [f["status"] for f in report.files] == ["ok"] * 4
+    assert json.loads((out / "convert_report.json").read_text())["files"][3]["precision"] == "int8"
+    for precision in ("fp32", "fp16", "dynamic", "int8"):
+        path = out / f"unet_run0_{precision}_32x32.tflite"
+        meta = read_metadata(path)
+        assert meta["format"] == "edge-denoise-tflite/1" and meta["precision"] == precision
+        assert meta["input_size"] == [32, 32] and meta["architecture"] == "unet"
+        assert meta["model_kwargs"] == {"width": 4, "depth": 2, "residual": True}
+        assert meta["gate"]["drop"] <= meta["gate"]["max_drop"] == 0.01
+        engine = load_engine(path)
+        assert engine.input_hw == (32, 32)
+        noisy = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+        y = engine(noisy)
+        assert y.shape == noisy.shape and y.dtype == np.float32 and np.isfinite(y).all()
+    assert "float16" in tensor_dtypes(load_engine(out / "unet_run0_fp16_32x32.tflite"))
+    assert "int8" in tensor_dtypes(load_engine(out / "unet_run0_dynamic_32x32.tflite"))
+    assert read_metadata(out / "unet_run0_int8_32x32.tflite")["min_runtime"] == {"tflite-runtime": "2.14.0"}
+    assert "tflite-runtime" not in read_metadata(out / "unet_run0_dynamic_32x32.tflite")["min_runtime"]
+
+
+def test_int8_has_int8_internals_and_float_io_by_default(converted):
+    from edge_runtime.engine import load_engine
+
+    out, _ = converted
+    engine = load_engine(out / "unet_run0_int8_32x32.tflite")
+    assert engine.input_dtype == np.float32 and engine.output_dtype == np.float32
+    assert "int8" in tensor_dtypes(engine) and "float16" not in tensor_dtypes(engine)
+
+
+def test_int8_with_uint8_io_has_integer_io_and_quantization_in_metadata(run_model, tmp_path):
+    from convert import convert_run
+    from edge_runtime.engine import load_engine, read_metadata
+
+    convert_run(config_for(run_model, tmp_path, precisions=("int8",), io="uint8", sizes=((32, 48),)), log=lambda s: None)
+    path = tmp_path / "unet_run0_int8_32x48_u8io.tflite"
+    engine = load_engine(path)
+    assert engine.input_dtype == np.uint8 and engine.output_dtype == np.uint8 and engine.input_hw == (32, 48)
+    assert "int8" in tensor_dtypes(engine)
+    meta = read_metadata(path)
+    assert meta["io_dtype"] == "uint8" and meta["input_size"] == [32, 48]
+    assert meta["input_quantization"][0] == pytest.approx(engine.in_scale) and meta["input_quantization"][0] > 0
+
+
+def test_size_not_a_multiple_of_the_pooling_factor_is_refused(run_model, tmp_path):
+    from convert import convert_run
+
+    with pytest.raises(EdgeDenoiseError, match="multiples of 4"):
+        convert_run(config_for(run_model, tmp_path, sizes=((30, 32),)), log=lambda s: None)
+    assert not list(tmp_path.iterdir())
+
+
+# --- the quality gate -----------------------------------------------------------------------
+
+def test_gate_failure_leaves_no_file_and_says_why(run_model, tmp_path, monkeypatch):
+    """A conversion whose weights were perturbed fails the gate; nothing of it is kept."""
+    import convert.tflite as tflite
+    from convert import ConvertFailed, convert_run
+
+    real = tflite.convert_to_tflite
+
+    def broken(model, precision, io="float", calib=None):
+        model.set_weights([w + np.random.default_rng(0).normal(0, 0.5, w.shape).astype(w.dtype) for w in model.get_weights()])
+        return real(model, precision, io=io, calib=calib)
+
+    monkeypatch.setattr(tflite, "convert_to_tflite", broken)
+    with pytest.raises(ConvertFailed, match=r"unet_run0_fp32_32x32.tflite failed: fp32 at 32x32 loses .* SSIM"):
+        convert_run(config_for(run_model, tmp_path), log=lambda s: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["convert_report.json"]
+    entry = json.loads((tmp_path / "convert_report.json").read_text())["files"][0]
+    assert entry["status"] == "failed" and entry["gate"]["drop"] > 0.01
+
+
+def test_a_file_the_interpreter_cannot_load_fails_the_same_way(run_model, tmp_path, monkeypatch):
+    import convert.tflite as tflite
+    from convert import ConvertFailed, convert_run
+
+    monkeypatch.setattr(tflite, "convert_to_tflite", lambda *a, **k: b"\x00\x00\x00\x00TFL3" + b"\x00" * 64)
+    with pytest.raises(ConvertFailed, match="cannot load"):
+        convert_run(config_for(run_model, tmp_path), log=lambda s: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["convert_report.json"]
+
+
+# --- metadata and the model zoo, without TensorFlow ------------------------------------------
+
+BLOCK_TF = """
+import sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split('.')[0] in ('tensorflow', 'keras', 'train', 'convert', 'tf_keras'):
+            raise ImportError('blocked: ' + name)
+sys.meta_path.insert(0, Block())
+"""
+
+
+def test_metadata_and_engine_work_without_tensorflow(converted):
+    out, _ = converted
+    code = BLOCK_TF + f"""
+import numpy as np
+from edge_runtime.engine import load_engine, read_metadata
+from edge_runtime.zoo import find_model, list_models
+path = find_model('unet_run0', 'int8', 32, paths=[{str(out)!r}])
+meta = read_metadata(path)
+assert meta['precision'] == 'int8' and meta['input_size'] == [32, 32], meta
+assert len(list_models([{str(out)!r}], shipped=False)) == 4
+y = load_engine(path)(np.full((1, 32, 32, 3), 0.5, np.float32))
+assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules
+print('ok', y.shape)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "ok (1, 32, 32, 3)" in proc.stdout
+
+
+def test_find_model_lists_what_exists_when_nothing_matches(converted):
+    from edge_runtime.zoo import find_model
+
+    out, _ = converted
+    with pytest.raises(EdgeDenoiseError, match=r"no model unet_run0 int8 64x64; available: .*unet_run0 fp32 32x32"):
+        find_model("unet_run0", "int8", (64, 64), paths=[out])
+
+
+# --- the CLI: one line per bad input ---------------------------------------------------------
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "COLUMNS": "200"}
+    exe = Path(sys.executable).parent / "edge-denoise"
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
+
+
+def lambda_model(path: Path) -> Path:
+    import keras
+
+    inp = keras.Input((None, None, 3))
+    out = keras.layers.Lambda(lambda x: x * 1.0)(inp)
+    keras.Model(inp, out).save(path)
+    return path
+
+
+def bad_inputs(run_model: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
+    """name -> (arguments, expected text in the one error line)."""
+    corrupt = tmp / "corrupt.keras"
+    corrupt.write_bytes(b"not a zip at all" * 10)
+    truncated = tmp / "truncated.keras"
+    truncated.write_bytes(run_model.read_bytes()[: run_model.stat().st_size // 2])
+    damaged = tmp / "damaged.keras"  # a zip, but not a Keras archive
+    with zipfile.ZipFile(damaged, "w") as zf:
+        zf.writestr("hello.txt", "hi")
+    empty_calib = tmp / "empty_calib"
+    empty_calib.mkdir()
+    (empty_calib / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    model = str(run_model)
+    out = ["--out", str(tmp / "out")]
+    return {
+        "missing": ([str(tmp / "nope.keras"), *out], "no such model file"),
+        "corrupt": ([str(corrupt), *out], "not a .keras file"),
+        "truncated": ([str(truncated), *out], "not a .keras file"),
+        "not keras": ([str(damaged), *out], "cannot load model"),
+        "lambda": ([str(lambda_model(tmp / "lambda.keras")), *out], "Lambda layer"),
+        "empty calib": ([model, "--quant", "int8", "--size", "32", "--calib", str(empty_calib), "--gate-count", "2", *out],
+                        "no readable images for calibration"),
+        "missing calib": ([model, "--quant", "int8", "--calib", str(tmp / "nowhere"), *out], "calibration folder not found"),
+        "precision": ([model, "--quant", "fp32,int4", *out], "unknown precision 'int4'"),
+        "size spelling": ([model, "--size", "128by128", *out], "bad size '128by128'"),
+        "size multiple": ([model, "--size", "30", *out], "multiples of 4"),
+    }
+
+
+def test_bad_inputs_give_one_line_and_no_file(run_model, tmp_path):
+    cases = bad_inputs(run_model, tmp_path)
+    # one process per case would import TensorFlow ten times; the in-process runner is the same code path
+    from typer.testing import CliRunner
+
+    from edge_denoise.cli import app
+
+    runner = CliRunner()
+    for name, (args, expected) in cases.items():
+        result = runner.invoke(app, ["convert", *args])
+        assert isinstance(result.exception, EdgeDenoiseError), (name, result.exception, result.output)
+        message = str(result.exception)
+        assert expected in message, (name, message)
+        assert "\n" not in message, (name, message)
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").glob("*.tflite"))
+
+
+def test_cli_prints_one_red_line_and_exits_2(run_model, tmp_path):
+    proc = cli("convert", str(run_model), "--quant", "fp32,int4", "--out", str(tmp_path / "out"))
+    assert proc.returncode == 2
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines == ["error: unknown precision 'int4'; choose from fp32, fp16, dynamic, int8"], proc.stderr
+    assert "Traceback" not in proc.stdout + proc.stderr
+
+
+def test_cli_convert_and_models_list_the_file(run_model, tmp_path):
+    out = tmp_path / "out"
+    proc = cli("convert", str(run_model), "--quant", "fp32", "--size", "32", "--gate-count", "2", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "input [1, 32, 32, 3] -> output [1, 32, 32, 3]" in proc.stderr
+    assert (out / "unet_run0_fp32_32x32.tflite").exists() and (out / "unet_run0_fp32_32x32.json").exists()
+    listing = cli("models", str(out))
+    assert listing.returncode == 0 and "unet_run0" in listing.stdout and "32x32" in listing.stdout
+
+
+def test_onnx_export_matches_keras(run_model, tmp_path):
+    pytest.importorskip("tf2onnx")
+    pytest.importorskip("onnxruntime")
+    from convert import convert_run
+
+    convert_run(config_for(run_model, tmp_path, format="onnx"), log=lambda s: None)
+    meta = json.loads((tmp_path / "unet_run0_fp32_32x32.json").read_text())
+    assert (tmp_path / "unet_run0_fp32_32x32.onnx").exists()
+    assert meta["gate"]["max_abs_diff"] < 1e-4 and meta["gate"]["drop"] <= 0.01

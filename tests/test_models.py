@@ -1,0 +1,36 @@
+"""Models are plain functions found by name; all are fully convolutional RGB -> RGB in [0, 1]."""
+
+import numpy as np
+import pytest
+
+from edge_runtime.errors import EdgeDenoiseError
+from train.models import MODELS, build_autoencoder, build_unet, create_model, size_multiple
+
+
+def test_autoencoder_is_the_seed_layout():
+    model = build_autoencoder(width=8)
+    kinds = [type(layer).__name__ for layer in model.layers]
+    assert kinds == ["InputLayer", "Conv2D", "Conv2D", "MaxPooling2D", "UpSampling2D", "Conv2D"]
+
+
+@pytest.mark.parametrize("name, kwargs", [("autoencoder", {"width": 4}), ("unet", {"width": 4, "depth": 2}),
+                                          ("unet", {"width": 4, "depth": 3, "residual": False})])
+@pytest.mark.parametrize("h, w", [(32, 32), (48, 64)])
+def test_models_map_any_valid_size_to_the_same_size_in_range(name, kwargs, h, w):
+    model = create_model(name, **kwargs)
+    x = np.random.default_rng(0).random((2, h, w, 3), dtype=np.float32)
+    y = np.asarray(model(x))
+    assert y.shape == x.shape and y.min() >= 0 and y.max() <= 1
+    assert model.input_shape == (None, None, None, 3)
+
+
+def test_unet_has_skip_connections_and_depth_poolings():
+    model = build_unet(width=4, depth=3)
+    names = [layer.name for layer in model.layers]
+    assert sum(n.startswith("skip") for n in names) == 3 and sum(n.startswith("pool") for n in names) == 3
+    assert size_multiple("unet", 3) == 8 and size_multiple("autoencoder") == 2
+
+
+def test_unknown_model_names_list_the_known_ones():
+    with pytest.raises(EdgeDenoiseError, match="choose one of: " + ", ".join(MODELS)):
+        create_model("resnet")

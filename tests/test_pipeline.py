@@ -1,0 +1,115 @@
+"""The run loop: every stage timed, reports written however it stops, cameras that die stop cleanly."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_sources import ScriptedCapture, bgr, make_video
+from tflite_fixtures import float_model, tflite_dir, uint8_model  # noqa: F401
+
+from edge_runtime.pipeline import RunConfig, run
+from edge_runtime.sources import LiveSource
+from edge_runtime.timing import STAGES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_run_on_a_video_stops_at_frames_and_reports_percentiles_per_stage(tmp_path, uint8_model):
+    video = make_video(tmp_path / "clip.mp4", n=20, size=(160, 120))
+    report_path = tmp_path / "out" / "run.json"
+    report = run(RunConfig(source=str(video), model=str(uint8_model), frames=8, report=str(report_path),
+                           add_noise="gaussian:0.1", save=str(tmp_path / "den.mp4")))
+    assert report.frames == 8 and report.stop_reason == "--frames 8 reached"
+    data = json.loads(report_path.read_text())
+    for stage in STAGES:
+        assert data["stages_ms"][stage]["count"] == 8
+        assert {"p50_ms", "p90_ms", "p99_ms"} <= set(data["stages_ms"][stage])
+    assert data["fps"] > 0 and data["invoke_fps"] > 0 and data["time_to_first_frame_s"] > 0
+    assert data["device"]["runtime"] == "ai-edge-litert" and data["device"]["cores"] >= 1
+    assert data["model"]["metadata"]["name"] == "tiny"
+    assert data["quality"]["noisy_psnr_mean"] > 0 and data["dropped"] == 0
+    assert (tmp_path / "den.mp4").stat().st_size > 0
+
+
+def test_file_frames_are_all_processed_in_order_with_a_float_model(tmp_path, float_model):
+    video = make_video(tmp_path / "clip.mp4", n=6, size=(100, 70))
+    out = tmp_path / "frames"
+    report = run(RunConfig(source=str(video), model=str(float_model), save=str(out)))
+    assert report.frames == 6 and report.stop_reason == "end of video"
+    assert sorted(p.name for p in out.iterdir()) == [f"frame_{i:06d}.png" for i in range(6)]
+
+
+def test_unplugged_camera_stops_cleanly_and_still_writes_the_report(tmp_path, uint8_model):
+    capture = ScriptedCapture([(True, bgr(i * 10, 64, 64)) for i in range(5)])
+    source = LiveSource.from_capture("v4l2:///dev/video0", capture, reconnect_s=0.2)
+    report = run(RunConfig(model=str(uint8_model), report=str(tmp_path / "r.json")), source=source)
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert "unplugged" in data["stop_reason"]
+    assert data["frames"] >= 1 and data["frames"] + data["dropped"] == 5
+    assert report.frames == data["frames"]
+
+
+def test_corrupt_frames_are_skipped_and_counted_in_the_report(tmp_path, uint8_model):
+    script = [(True, bgr(1, 64, 64)), (True, np.zeros((0, 0, 3), np.uint8)), (True, bgr(2, 64, 64))]
+    source = LiveSource.from_capture("fake", ScriptedCapture(script), reconnect_s=0.05)
+    report = run(RunConfig(model=str(uint8_model)), source=source)
+    assert report.corrupt == 1 and report.frames + report.dropped == 2
+
+
+def test_duration_stops_a_live_source(uint8_model):
+    class Endless:
+        def read(self):
+            return True, bgr(5, 64, 64)
+
+        def release(self):
+            pass
+
+    source = LiveSource.from_capture("fake", Endless())
+    report = run(RunConfig(model=str(uint8_model), duration=0.3), source=source)
+    assert report.stop_reason == "--duration 0.3 s reached" and report.frames > 0
+
+
+SIGTERM_SCRIPT = textwrap.dedent("""
+    import sys
+    import numpy as np
+    from edge_runtime.pipeline import RunConfig, run
+    from edge_runtime.sources import LiveSource
+
+    class Endless:
+        def read(self):
+            return True, np.full((64, 64, 3), 7, np.uint8)
+        def release(self):
+            pass
+
+    def status(line):
+        print("RUNNING", flush=True)
+
+    report = run(RunConfig(model=sys.argv[1], report=sys.argv[2]), source=LiveSource.from_capture("fake", Endless()),
+                 on_status=status)
+    print("STOPPED", report.stop_reason, flush=True)
+""")
+
+
+def test_sigterm_during_a_run_stops_it_and_writes_the_report(tmp_path, uint8_model):
+    report_path = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-c", SIGTERM_SCRIPT, str(uint8_model), str(report_path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "RUNNING"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    assert "STOPPED interrupted (SIGTERM)" in out
+    data = json.loads(report_path.read_text())
+    assert data["stop_reason"] == "interrupted (SIGTERM)" and data["frames"] > 0
