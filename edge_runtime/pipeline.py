@@ -180,7 +180,8 @@ def resolve_model(model: str | Path) -> Path:
         models.sort(key=lambda m: (m["precision"] != "int8", m["path"]))
         if models:
             return Path(models[0]["path"])
-        raise EdgeDenoiseError(f"--model {text}: {exc}; or pass a file: --model path/to/model.tflite") from None
+        missing = Path(zoo.SHIPPED_DIR) / f"{text}_int8_128x128.tflite"
+        raise EdgeDenoiseError(f"--model {text}: {exc} (missing {missing}); or pass a file: --model path/to/model.tflite") from None
 
 
 def _open_source_for(config: RunConfig, engine):

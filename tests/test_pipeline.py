@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -11,7 +10,6 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
-import pytest
 from test_sources import ScriptedCapture, bgr, make_video
 from tflite_fixtures import float_model, tflite_dir, uint8_model  # noqa: F401
 
