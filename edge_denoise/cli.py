@@ -225,5 +225,7 @@ def run() -> None:
         sys.exit(2)
 
 
-if __name__ == "__main__":
-    run()
+if __name__ == "__main__":  # the stage modules register on edge_denoise.cli's app, not __main__'s
+    from edge_denoise.cli import run as _run
+
+    _run()

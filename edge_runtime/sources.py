@@ -16,11 +16,13 @@ and files are skipped and counted in ``corrupt`` (and named in ``skipped``).
 
 from __future__ import annotations
 
+import atexit
 import glob as globlib
 import os
 import sys
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,6 +269,7 @@ class LatestFrameGrabber:
         self._thread = threading.Thread(target=self._loop, name="frame-grabber", daemon=True)
 
     def start(self) -> LatestFrameGrabber:
+        _RUNNING.add(self)
         self._thread.start()
         return self
 
@@ -335,7 +338,20 @@ class LatestFrameGrabber:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout=2.0)
+        _RUNNING.discard(self)
+
+
+# Grabbers still running at interpreter exit are stopped first: a daemon thread killed inside a
+# C++ capture call during finalization aborts the process ("FATAL: exception not rethrown").
+_RUNNING: weakref.WeakSet[LatestFrameGrabber] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_all_grabbers() -> None:
+    for grabber in list(_RUNNING):
+        grabber.stop()
 
 
 class LiveSource(FrameSource):

@@ -39,7 +39,7 @@ NO_TF = textwrap.dedent("""
 
 def cli(*args: str, no_tf: bool = True) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "200"}
-    cmd = [sys.executable, "-c", NO_TF, *args] if no_tf else [sys.executable, "-m", "edge_denoise.cli", *args]
+    cmd = [sys.executable, "-c", NO_TF, *args] if no_tf else [sys.executable, "-m", "edge_denoise", *args]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
 
 

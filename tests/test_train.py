@@ -18,7 +18,7 @@ TINY = dict(model="unet", width=4, depth=2, size=32, batch_size=4, epochs=2, max
 
 def cli(*args, cwd=ROOT):
     """Run the installed console entry point as a user would."""
-    return subprocess.run([sys.executable, "-m", "edge_denoise.cli", *map(str, args)], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "edge_denoise", *map(str, args)], capture_output=True,
                           text=True, cwd=cwd, env={**os.environ, "COLUMNS": "200"})
 
 
