@@ -34,3 +34,12 @@ def test_unet_has_skip_connections_and_depth_poolings():
 def test_unknown_model_names_list_the_known_ones():
     with pytest.raises(EdgeDenoiseError, match="choose one of: " + ", ".join(MODELS)):
         create_model("resnet")
+
+
+def test_keras_denoiser_pads_sides_that_do_not_fit_the_poolings(tmp_path):
+    from train.evaluate import KerasDenoiser
+
+    build_unet(width=4, depth=3).save(tmp_path / "m.keras")
+    denoiser = KerasDenoiser(tmp_path / "m.keras")
+    x = np.random.default_rng(0).random((1, 100, 100, 3), dtype=np.float32)
+    assert denoiser.multiple == 8 and denoiser(x).shape == (1, 100, 100, 3)

@@ -6,6 +6,7 @@ images for every method.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,9 +26,17 @@ class KerasDenoiser:
         self.path = path
         self.model = load_keras_model(path)
         self.name = self.model.name
+        poolings = sum(type(layer).__name__ == "MaxPooling2D" for layer in self.model.layers)
+        self.multiple = 2**poolings
 
     def __call__(self, batch01: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_on_batch(batch01.astype(np.float32)))
+        """Denoise a batch; sides that are not a multiple of the poolings are reflect-padded, then cropped."""
+        n, h, w = batch01.shape[:3]
+        ph, pw = -h % self.multiple, -w % self.multiple
+        x = batch01.astype(np.float32)
+        if ph or pw:
+            x = np.pad(x, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
+        return np.asarray(self.model.predict_on_batch(x))[:, :h, :w]
 
 
 def load_keras_model(path: str | Path):
@@ -45,14 +54,27 @@ def load_keras_model(path: str | Path):
         raise EdgeDenoiseError(f"{path}: not a .keras file (not a zip archive; truncated or corrupt?)")
     try:
         return keras.saving.load_model(path, compile=False, safe_mode=True)
-    except ValueError as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    except (TypeError, ValueError) as exc:
+        unknown = re.search(r"Could not locate (?:class|function) '([^']+)'|Unknown layer: '?([\w.>]+)", str(exc))
+        if unknown:
+            name = unknown.group(1) or unknown.group(2)
+            raise EdgeDenoiseError(
+                f"{path}: unknown layer class '{name}' (custom code this install does not have); refused"
+            ) from None
+        if isinstance(exc, TypeError):
+            raise EdgeDenoiseError(f"{path}: cannot load model (TypeError: {_first_line(exc)})") from None
+        msg = _first_line(exc)
         if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
             raise EdgeDenoiseError(f"{path}: contains a Lambda layer (arbitrary code); refused in safe mode") from None
         raise EdgeDenoiseError(f"{path}: cannot load model ({msg})") from None
     except Exception as exc:  # keras raises many types for broken archives
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise EdgeDenoiseError(f"{path}: cannot load model ({type(exc).__name__}: {msg[:200]})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def load_denoiser(path: str | Path):
