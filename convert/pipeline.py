@@ -194,6 +194,9 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
     if config.noise:
         parse_noise(config.noise)
     model_path = Path(config.model)
+    if model_path.suffix.lower() == ".tflite":
+        raise EdgeDenoiseError(f"{model_path}: already a TFLite file; convert takes the trained .keras model "
+                               f"(e.g. runs/unet/model.keras)")
     model = load_keras_model(model_path)
     info = read_run(model_path, model, config)
     spec = parse_noise(info.noise)

@@ -209,7 +209,7 @@ def eval_(
 
 
 # Commands of later stages live in their own modules and register themselves on ``app``.
-from edge_denoise import convert_cmds, runtime_cmds  # noqa: E402,F401
+from edge_denoise import bench_cmds, convert_cmds, device_cmds, runtime_cmds  # noqa: E402,F401
 
 
 def run() -> None:

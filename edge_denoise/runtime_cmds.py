@@ -10,6 +10,7 @@ import typer
 from edge_denoise.cli import app, console, err_console
 
 DEMO_NOISE = "gaussian:0.1"
+EXIT_SOURCE_LOST = 3  # a live camera or stream stopped by itself: non-zero so systemd's Restart=on-failure restarts us
 
 
 def _parse_size(text: str | None) -> tuple[int, int] | None:
@@ -55,6 +56,13 @@ def run_cmd(
     duration: Annotated[Optional[float], typer.Option(help="Stop after S seconds.")] = None,
     capture_size: Annotated[Optional[str], typer.Option(help="Camera size WIDTHxHEIGHT (default: the model's input size).")] = None,
     reconnect: Annotated[float, typer.Option(help="Seconds to retry a camera that stops before giving up.")] = 3.0,
+    metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", help="Serve Prometheus metrics on this port (0: any free port).")] = None,
+    metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address the metrics endpoint binds (0.0.0.0 for other machines).")] = "127.0.0.1",
+    log_json: Annotated[Optional[Path], typer.Option("--log-json", help="Append one JSON line of counters and latencies per --log-interval.")] = None,
+    log_interval: Annotated[float, typer.Option("--log-interval", help="Seconds between --log-json lines.")] = 10.0,
+    keep: Annotated[Optional[int], typer.Option(help="--save DIR: keep only the newest N frames (oldest deleted).")] = None,
+    max_save_mb: Annotated[Optional[float], typer.Option("--max-save-mb", help="--save DIR: keep at most this many MiB of frames.")] = None,
+    min_free_mb: Annotated[float, typer.Option("--min-free-mb", help="Stop saving (denoising goes on) when free disk falls below this.")] = 200.0,
 ) -> None:
     """Denoise a live camera, stream, video or folder; time every stage and report FPS."""
     from edge_runtime.errors import EdgeDenoiseError
@@ -72,14 +80,24 @@ def run_cmd(
         uri = source
     else:
         raise EdgeDenoiseError("no input: give --camera 0, --source URI, or --demo to try it without a camera")
-    for name, value in (("--frames", frames), ("--duration", duration), ("--threads", threads)):
+    for name, value in (("--frames", frames), ("--duration", duration), ("--threads", threads), ("--keep", keep),
+                        ("--max-save-mb", max_save_mb), ("--log-interval", log_interval)):
         if value is not None and value <= 0:
             raise EdgeDenoiseError(f"{name} must be positive, got {value}")
+    if metrics_port is not None and not 0 <= metrics_port <= 65535:
+        raise EdgeDenoiseError(f"--metrics-port {metrics_port}: use a port number from 1 to 65535 (0: any free port)")
+    if (keep is not None or max_save_mb is not None) and not save:
+        raise EdgeDenoiseError("--keep and --max-save-mb rotate the frames of --save DIR: give --save too")
+    if min_free_mb < 0:
+        raise EdgeDenoiseError(f"--min-free-mb must be zero or more, got {min_free_mb}")
     config = RunConfig(source=uri, model=model, threads=threads, delegate=delegate, tile=tile, overlap=overlap,
                        add_noise=add_noise, display=display, save=save, report=str(report) if report else None,
-                       frames=frames, duration=duration, capture_size=_parse_size(capture_size), reconnect_s=reconnect)
+                       frames=frames, duration=duration, capture_size=_parse_size(capture_size), reconnect_s=reconnect,
+                       metrics_port=metrics_port, metrics_host=metrics_host, log_json=str(log_json) if log_json else None,
+                       log_interval_s=log_interval, keep=keep, max_save_mb=max_save_mb, min_free_mb=min_free_mb)
     with err_console.status("starting", spinner="dots") as status:
-        result = run(config, on_status=lambda line: status.update(line))
+        result = run(config, on_status=lambda line: status.update(line),
+                     on_notice=lambda line: err_console.print(f"[yellow]{line}[/]", highlight=False))
     err_console.print(f"stopped: {result.stop_reason}", highlight=False)
     console.print(_stage_table(result))
     extra = f"dropped {result.dropped}, corrupt {result.corrupt}"
@@ -98,6 +116,10 @@ def run_cmd(
         console.print(f"report: {report}", highlight=False)
     if result.stop_reason.startswith("interrupted"):
         raise typer.Exit(130)
+    if result.source_lost:
+        err_console.print(f"[bold red]source lost:[/] {result.stop_reason} (exit {EXIT_SOURCE_LOST}, so a service "
+                          f"manager restarts the run)", highlight=False)
+        raise typer.Exit(EXIT_SOURCE_LOST)
 
 
 @app.command("denoise")

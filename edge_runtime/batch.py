@@ -9,7 +9,10 @@ and unreadable files are named and skipped.
 from __future__ import annotations
 
 import glob as globlib
+import signal
+import threading
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +30,7 @@ class BatchReport:
     written: list[str] = field(default_factory=list)
     existing: list[str] = field(default_factory=list)
     failed: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: str | None = None  # "SIGINT"/"SIGTERM" when a signal stopped the batch
     frames: int = 0
     corrupt_frames: int = 0
     seconds: float = 0.0
@@ -122,23 +126,73 @@ def denoise_files(inputs: list[str | Path], out_dir: str | Path, engine, *, tile
     for src, why in report.failed:
         on_item and on_item("failed", src, why)
     denoise = FrameDenoiser(engine, tile=tile, overlap=overlap)
-    for job in jobs:
-        if job.dst.exists() and not overwrite:
-            report.existing.append(str(job.dst))
-            on_item and on_item("exists", str(job.dst), "already there")
-            continue
-        try:
-            if job.kind == "image":
-                write_image_rgb(job.dst, denoise(read_image_rgb(job.src)))
-                report.frames += 1
-            else:
-                _denoise_video(job, denoise, report)
-        except EdgeDenoiseError as exc:
-            msg = str(exc)
-            report.failed.append((str(job.src), msg[len(str(job.src)) + 2:] if msg.startswith(str(job.src)) else msg))
-            on_item and on_item("failed", str(job.src), report.failed[-1][1])
-            continue
-        report.written.append(str(job.dst))
-        on_item and on_item("written", str(job.dst), "")
+    with sigterm_as_keyboard_interrupt():
+        for job in jobs:
+            if job.dst.exists() and not overwrite:
+                report.existing.append(str(job.dst))
+                on_item and on_item("exists", str(job.dst), "already there")
+                continue
+            remove_stale_temps(job.dst)
+            try:
+                if job.kind == "image":
+                    frame = denoise(read_image_rgb(job.src))
+                    try:
+                        write_image_rgb(job.dst, frame)
+                    except EdgeDenoiseError as exc:  # disk full, read-only, gone: stop, the rest would fail too
+                        raise _stopped(exc, report) from None
+                    report.frames += 1
+                else:
+                    _denoise_video(job, denoise, report)
+            except BatchStopped:
+                raise
+            except OSError as exc:  # a write inside the video sink
+                raise _stopped(EdgeDenoiseError(f"{job.dst}: cannot write ({exc.strerror or exc})"), report) from None
+            except EdgeDenoiseError as exc:
+                msg = str(exc)
+                report.failed.append((str(job.src), msg[len(str(job.src)) + 2:] if msg.startswith(str(job.src)) else msg))
+                on_item and on_item("failed", str(job.src), report.failed[-1][1])
+                continue
+            report.written.append(str(job.dst))
+            on_item and on_item("written", str(job.dst), "")
     report.seconds = time.perf_counter() - t0
     return report
+
+
+class BatchStopped(EdgeDenoiseError):
+    """The batch cannot go on (an output cannot be written); ``report`` says what was finished."""
+
+    def __init__(self, message: str, report: BatchReport):
+        super().__init__(message)
+        self.report = report
+
+
+def _stopped(exc: EdgeDenoiseError, report: BatchReport) -> BatchStopped:
+    done = len(report.written)
+    return BatchStopped(f"{exc}; stopped after {done} file(s) written, all complete (rerun to continue)", report)
+
+
+def remove_stale_temps(dst: Path) -> None:
+    """Delete temp files a killed earlier run left for ``dst`` (atomic writes name them ``.NAME.*.tmp*``)."""
+    for pattern in (f".{dst.name}.*.tmp*", f".{dst.stem}.*.tmp{dst.suffix}"):
+        for stale in dst.parent.glob(pattern):
+            stale.unlink(missing_ok=True)
+
+
+@contextmanager
+def sigterm_as_keyboard_interrupt():
+    """Make SIGTERM (systemd stop, docker stop, kill) unwind like Ctrl-C, so temp files are cleaned up.
+
+    Only in the main thread (signal handlers can only be set there); the old handler comes back after.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

@@ -50,3 +50,15 @@ def device_info(engine=None) -> dict:
         info["runtime_version"] = engine.runtime.version
         info["model"] = engine.describe()
     return info
+
+
+def rss_bytes() -> int:
+    """This process's resident memory now (Linux /proc/self/statm), else its peak (getrusage)."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        return pages * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        import resource
+
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak if sys.platform == "darwin" else peak * 1024

@@ -66,6 +66,46 @@ def read_metadata(model_path: str | Path) -> dict:
     return data
 
 
+def version_tuple(text: str) -> tuple[int, ...]:
+    """'2.14.0' -> (2, 14, 0); a suffix such as 'rc1' or '.dev0' is ignored."""
+    parts = []
+    for piece in str(text).split("."):
+        digits = ""
+        for ch in piece:
+            if not ch.isdigit():
+                break
+            digits += ch
+        if not digits:
+            break
+        parts.append(int(digits))
+    return tuple(parts)
+
+
+def runtime_problem(metadata: dict, runtime_name: str, runtime_version: str) -> str | None:
+    """Why this runtime is too old for a file whose metadata names ``min_runtime``, or None when it is fine.
+
+    ``min_runtime`` maps runtime names to the oldest version known to run the file, e.g.
+    {"tflite-runtime": "2.14.0"}. ai-edge-litert succeeded tflite-runtime (every release is newer
+    than 2.14), so a file that only names tflite-runtime runs on any ai-edge-litert; a file that
+    names only ai-edge-litert is refused by tflite-runtime.
+    """
+    need = {k: v for k, v in (metadata.get("min_runtime") or {}).items() if k != "note" and isinstance(v, str)}
+    if not need:
+        return None
+    note = (metadata.get("min_runtime") or {}).get("note")
+    why = f" ({note})" if note else ""
+    if runtime_name in need:
+        if version_tuple(runtime_version) >= version_tuple(need[runtime_name]):
+            return None
+        upgrade = "pip install -U ai-edge-litert" if runtime_name == "ai-edge-litert" else "pip install ai-edge-litert (64-bit OS)"
+        return (f"needs {runtime_name} >= {need[runtime_name]}, this device has {runtime_version}{why}: "
+                f"{upgrade}, or convert with an older converter")
+    if runtime_name == "ai-edge-litert" and "tflite-runtime" in need:
+        return None
+    wants = ", ".join(f"{k} >= {v}" for k, v in sorted(need.items()))
+    return f"needs {wants}{why}; this device has {runtime_name} {runtime_version}: pip install ai-edge-litert (64-bit OS)"
+
+
 def check_tflite_file(path: Path) -> None:
     """Refuse missing, empty and non-TFLite files before the interpreter sees them."""
     if not path.exists():
@@ -87,6 +127,9 @@ class TFLiteEngine:
         check_tflite_file(self.path)
         self.runtime = find_runtime()
         self.metadata = read_metadata(self.path)
+        problem = runtime_problem(self.metadata, self.runtime.name, self.runtime.version)
+        if problem:  # refuse before the interpreter fails with "Didn't find op for builtin opcode"
+            raise EdgeDenoiseError(f"{self.path}: this model {problem}")
         delegates = None
         if delegate:
             try:

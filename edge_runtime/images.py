@@ -5,6 +5,8 @@ Boundaries pass ``frame_rgb``: uint8 RGB HxWx3. Models see ``image01``: float32 
 
 from __future__ import annotations
 
+import struct
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,6 +17,10 @@ from edge_runtime.errors import EdgeDenoiseError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # Refuse absurd images before decoding them: 50 megapixels is ~150 MB as RGB uint8.
 MAX_PIXELS = 50_000_000
+# Pillow warns above ~89 MP and refuses above ~179 MP with its own error type; our stricter limit,
+# checked on the header before any pixel is decoded, says it in one line instead. (A filter set once
+# here, not catch_warnings per call: that is not thread-safe and load_images decodes on threads.)
+warnings.filterwarnings("ignore", message=r"Image size \(\d+ pixels\) exceeds limit", module="PIL")
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,16 @@ def decode_image(path: str | Path) -> DecodedImage:
     if _looks_truncated(head, tail):
         raise EdgeDenoiseError(f"{path}: truncated image (file ends before the image data does)")
     try:
-        with Image.open(path) as img:
+        img = Image.open(path)
+    except Image.DecompressionBombError:
+        raise EdgeDenoiseError(f"{path}: image too large (a header claiming hundreds of megapixels; "
+                               f"the limit is {MAX_PIXELS // 1_000_000} MP)") from None
+    except UnidentifiedImageError:
+        raise EdgeDenoiseError(f"{path}: not an image (unrecognised format)") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise EdgeDenoiseError(f"{path}: corrupt image ({_first_line(exc)})") from None
+    try:
+        with img:
             w, h = img.size
             if w * h > MAX_PIXELS:
                 raise EdgeDenoiseError(
@@ -77,10 +92,16 @@ def decode_image(path: str | Path) -> DecodedImage:
             return _to_rgb_uint8(img, mode)
     except EdgeDenoiseError:
         raise
-    except UnidentifiedImageError:
-        raise EdgeDenoiseError(f"{path}: not an image (unrecognised format)") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise EdgeDenoiseError(f"{path}: corrupt image ({exc})") from None
+    except MemoryError:
+        raise EdgeDenoiseError(f"{path}: image too large to decode in the memory available") from None
+    except (OSError, SyntaxError, ValueError, struct.error, IndexError, TypeError) as exc:
+        # Pillow's decoders raise these for corrupt data that got past the header.
+        raise EdgeDenoiseError(f"{path}: corrupt image ({_first_line(exc)})") from None
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:200]
 
 
 def _to_rgb_uint8(img, mode: str) -> DecodedImage:
@@ -114,8 +135,11 @@ def write_image_rgb(path: str | Path, frame_rgb: np.ndarray) -> None:
     ok, buf = cv2.imencode(path.suffix or ".png", cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise EdgeDenoiseError(f"{path}: cannot encode an image with this file extension")
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(buf.tobytes())
+    try:
+        with atomic_path(path) as tmp:
+            tmp.write_bytes(buf.tobytes())
+    except OSError as exc:  # disk full, read-only file system: the old file (if any) is intact
+        raise EdgeDenoiseError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 def center_square(frame_rgb: np.ndarray, size: int) -> np.ndarray:

@@ -7,6 +7,10 @@ every frame in order. Frames of any size reach the model: resized to its input s
 overlapping full-resolution tiles that are blended back (``tile``; on by default for files).
 Ctrl-C, SIGTERM, ``--frames``, ``--duration``, the end of the input and a camera that stops all
 end the loop the same way: the sink is closed and the report is written.
+
+Runs meant to last weeks: memory stays flat (stage timings keep a bounded window, quality a
+running mean), ``--metrics-port``/``--log-json`` publish live numbers (edge_runtime.telemetry),
+and ``--save DIR --keep N`` rotates while a disk guard stops saving before the disk fills.
 """
 
 from __future__ import annotations
@@ -45,6 +49,13 @@ class RunConfig:
     duration: float | None = None
     capture_size: tuple[int, int] | None = None  # (width, height) requested from cameras
     reconnect_s: float = 3.0
+    metrics_port: int | None = None  # Prometheus endpoint; 0 picks a free port
+    metrics_host: str = "127.0.0.1"
+    log_json: str | None = None  # one JSON line per log_interval_s
+    log_interval_s: float = 10.0
+    keep: int | None = None  # --save DIR: keep the newest N frames
+    max_save_mb: float | None = None  # --save DIR: keep at most this many MiB of frames
+    min_free_mb: float = 200.0  # stop saving (and keep denoising) below this much free disk
 
 
 @dataclass
@@ -65,6 +76,10 @@ class RunReport:
     stages_ms: dict = field(default_factory=dict)
     quality: dict | None = None
     stop_reason: str = ""
+    source_lost: bool = False  # a live source stopped by itself (camera unplugged, stream gone)
+    notices: list[str] = field(default_factory=list)
+    saving: dict = field(default_factory=dict)
+    metrics_url: str | None = None
     output: str | None = None
     model: dict = field(default_factory=dict)
     device: dict = field(default_factory=dict)
@@ -72,6 +87,78 @@ class RunReport:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+
+class WindowedStageTimer(StageTimer):
+    """A StageTimer whose memory does not grow: the last ``window`` samples per stage, plus totals.
+
+    Percentiles in ``summary()`` cover the last ``window`` frames; count, mean and max cover the
+    whole run (identical to StageTimer for runs shorter than the window). ``since(stage, n)`` gives
+    the samples recorded after the first ``n`` (the telemetry's histograms read them).
+    """
+
+    def __init__(self, stages: tuple[str, ...] = STAGES, window: int = 100_000, clock=time.perf_counter):
+        self.clock, self.window = clock, int(window)
+        self._ring: dict[str, np.ndarray] = {}
+        self._count: dict[str, int] = {}
+        self._total: dict[str, float] = {}
+        self._max: dict[str, float] = {}
+        for name in stages:
+            self._add(name)
+        self._mark = clock()
+
+    def _add(self, stage: str) -> None:
+        # Filled now, not lazily: the pages are resident from the start, so a soak test's RSS stays flat.
+        self._ring[stage] = np.full(self.window, np.nan, np.float64)
+        self._count[stage], self._total[stage], self._max[stage] = 0, 0.0, 0.0
+
+    def record(self, stage: str, seconds: float) -> None:
+        if stage not in self._ring:
+            self._add(stage)
+        n = self._count[stage]
+        self._ring[stage][n % self.window] = seconds
+        self._count[stage] = n + 1
+        self._total[stage] += seconds
+        if seconds > self._max[stage]:
+            self._max[stage] = seconds
+
+    def lap(self, stage: str) -> float:
+        now = self.clock()
+        dt = now - self._mark
+        self._mark = now
+        self.record(stage, dt)
+        return dt
+
+    def stages(self) -> list[str]:
+        return list(self._ring)
+
+    def count(self, stage: str) -> int:
+        return self._count.get(stage, 0)
+
+    def since(self, stage: str, start: int) -> np.ndarray:
+        """Samples number ``start`` .. count-1 that are still in the window (a copy)."""
+        n = self._count.get(stage, 0)
+        start = max(start, n - self.window, 0)
+        if start >= n:
+            return np.empty(0, np.float64)
+        idx = np.arange(start, n) % self.window
+        return self._ring[stage][idx]
+
+    def last_ms(self, stage: str) -> float:
+        n = self._count.get(stage, 0)
+        return float(self._ring[stage][(n - 1) % self.window]) * 1000.0 if n else 0.0
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        from edge_runtime.timing import percentiles_ms
+
+        out = {}
+        for name, ring in self._ring.items():
+            n = self._count[name]
+            s = percentiles_ms(ring[: min(n, self.window)])
+            if n:
+                s.update(count=n, mean_ms=self._total[name] / n * 1000.0, max_ms=self._max[name] * 1000.0)
+            out[name] = s
+        return out
 
 
 class FrameDenoiser:
@@ -233,11 +320,23 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
+def _snapshot(frames: int, source, sink, quality: dict | None) -> dict:
+    """The counters telemetry publishes, read from the source and the sink (cheap: a few attributes)."""
+    grabber = getattr(source, "grabber", None)
+    snap = {"frames": frames, "dropped": source.dropped if source is not None else 0,
+            "corrupt": source.corrupt if source is not None else 0,
+            "reconnects": getattr(grabber, "reconnects", 0), "quality": quality}
+    if sink is not None:
+        snap.update(sink.stats())
+    return snap
+
+
 def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=None,
-        stop: threading.Event | None = None) -> RunReport:
+        stop: threading.Event | None = None, on_notice=None) -> RunReport:
     """Run the loop described by ``config``; ``source``/``engine``/``sink`` may be given pre-opened (tests, apps).
 
-    ``on_status(line)`` is called about twice a second with a one-line summary. The report is
+    ``on_status(line)`` is called about twice a second with a one-line summary; ``on_notice(line)``
+    once per event worth a log line (metrics URL, saving stopped or resumed). The report is
     written to ``config.report`` (atomically) however the run ends, errors included.
     """
     from edge_runtime.atomic import write_json_atomic
@@ -257,13 +356,22 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             raise EdgeDenoiseError(f"--display: {problem}")
     report = RunReport(config=asdict(config), source=str(config.source),
                        started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
+
+    def notice(line: str) -> None:
+        report.notices.append(line)
+        if on_notice is not None:
+            on_notice(line)
+
     flag = _StopFlag(stop)
     flag.install()
-    timer = StageTimer(STAGES + (("noise", "metrics") if noise else ()))
-    scores = {"noisy_ssim": [], "noisy_psnr": [], "denoised_ssim": [], "denoised_psnr": []}
+    timer = WindowedStageTimer(STAGES + (("noise", "metrics") if noise else ()))
+    scores = {"noisy_ssim": 0.0, "noisy_psnr": 0.0, "denoised_ssim": 0.0, "denoised_psnr": 0.0}
+    scored = 0
     own_source = source is None
     own_sink = sink is None
     frames, elapsed, first = 0, 0.0, None
+    telemetry = None
+    quality_now = None
     error: BaseException | None = None
     try:
         if engine is None:
@@ -279,12 +387,22 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
         if sink is None:
             from edge_runtime.sinks import open_sink
 
-            sink = open_sink(config.save, display=config.display, fps=source.fps)
+            sink = open_sink(config.save, display=config.display, fps=source.fps, keep=config.keep,
+                             max_bytes=int(config.max_save_mb * 2**20) if config.max_save_mb else None,
+                             min_free_bytes=int(config.min_free_mb * 2**20), on_notice=notice)
         report.output = sink.target
+        if config.metrics_port is not None or config.log_json:
+            from edge_runtime.telemetry import Telemetry
+
+            telemetry = Telemetry(config.metrics_port, config.metrics_host, config.log_json, config.log_interval_s,
+                                  labels={"model": engine.name, "runtime": engine.runtime.name,
+                                          "runtime_version": engine.runtime.version, "source": source.uri})
+            report.metrics_url = telemetry.url
+            if telemetry.url:
+                notice(f"metrics: {telemetry.url}")
         rng = np.random.default_rng(config.noise_seed)
         if noise is not None:  # pay scikit-image's import before the loop, not in the first frame's metrics
             ssim(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
-        quality_now = None
         t_loop = time.perf_counter()
         next_status = t_loop + STATUS_EVERY_S
         clock = time.perf_counter
@@ -303,6 +421,7 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             if clean is None:
                 if not flag:
                     flag.reason = source.stop_reason or "end of input"
+                    report.source_lost = bool(source.live)
                 break
             timer.record("capture", t1 - t0)
             if noise is not None:
@@ -322,7 +441,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
                 quality_now = {"noisy_ssim": ssim(c01, n01), "noisy_psnr": psnr(c01, n01),
                                "denoised_ssim": ssim(c01, d01), "denoised_psnr": psnr(c01, d01)}
                 for k, v in quality_now.items():
-                    scores[k].append(v)
+                    scores[k] += v
+                scored += 1
                 timer.record("metrics", clock() - t2)
             t3 = clock()
             status = _status_line(frames + 1, t3 - t_loop, timer, source, quality_now) if config.display else None
@@ -333,9 +453,12 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
                 first = clock() - t_start
             if sink.wants_stop:
                 flag.reason = "closed from the window"
-            if on_status is not None and clock() >= next_status:
+            if clock() >= next_status:
                 next_status = clock() + STATUS_EVERY_S
-                on_status(_status_line(frames, clock() - t_loop, timer, source, quality_now))
+                if telemetry is not None:
+                    telemetry.update(_snapshot(frames, source, sink, quality_now), timer)
+                if on_status is not None:
+                    on_status(_status_line(frames, clock() - t_loop, timer, source, quality_now))
         elapsed = clock() - t_loop
     except BaseException as exc:  # still write the report, then let the error through
         error = exc
@@ -344,6 +467,10 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             flag.reason = "interrupted (SIGINT)"
     finally:
         flag.restore()
+        report.saving = sink.stats() if sink is not None else {}
+        if telemetry is not None:
+            failed = error is not None and not isinstance(error, KeyboardInterrupt)
+            telemetry.close(_snapshot(frames, source, sink, quality_now), timer, flag.reason, error=failed)
         if sink is not None and own_sink:
             (sink.abort if error is not None and not isinstance(error, KeyboardInterrupt) else sink.close)()
         if source is not None:
@@ -358,8 +485,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
         inv = report.stages_ms.get("invoke", {}).get("mean_ms", 0.0)
         report.invoke_fps = 1000.0 / inv if inv else 0.0  # frames per second if invoke were all there was
         report.time_to_first_frame_s = first
-        if noise is not None and scores["noisy_ssim"]:
-            report.quality = {"noise": config.add_noise, **{f"{k}_mean": float(np.mean(v)) for k, v in scores.items()}}
+        if noise is not None and scored:
+            report.quality = {"noise": config.add_noise, **{f"{k}_mean": float(v / scored) for k, v in scores.items()}}
         report.stop_reason = flag.reason or "finished"
         report.device = device_info(engine) if engine is not None else device_info()
         if config.report:

@@ -3,11 +3,19 @@
 Files are written atomically: a video goes to a temp file next to the target and is renamed on
 ``close()``; ``abort()`` (or an exception inside ``with``) removes it, so a crash never leaves half
 a video under the real name.
+
+For runs that last weeks, a folder sink rotates (``keep`` newest frames and/or ``max_bytes``), and
+every saving sink sits behind a DiskGuard: when free space falls below a threshold it stops saving,
+says so once, and the run keeps denoising.
 """
 
 from __future__ import annotations
 
 import os
+import re
+import shutil
+import time
+from collections import deque
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +35,10 @@ class FrameSink:
 
     def write(self, frame_rgb: np.ndarray, noisy_rgb: np.ndarray | None = None, status: str | None = None) -> None:
         pass
+
+    def stats(self) -> dict:
+        """Saving counters for metrics (saving, saved, save_errors, free_bytes); {} for sinks that save nothing."""
+        return {}
 
     def close(self) -> None:
         pass
@@ -92,20 +104,160 @@ class VideoFileSink(FrameSink):
         self._tmp.unlink(missing_ok=True)
 
 
-class ImageFolderSink(FrameSink):
-    """One numbered image per frame (frame_000000.png, ...), each written atomically."""
+FRAME_NAME = re.compile(r"^frame_(\d+)\.[A-Za-z0-9]+$")
 
-    def __init__(self, folder: str | Path, suffix: str = ".png"):
+
+class ImageFolderSink(FrameSink):
+    """One numbered image per frame (frame_000000.png, ...), each written atomically.
+
+    With ``keep`` (newest N frames) and/or ``max_bytes`` (total size) the folder rotates: the oldest
+    frames are deleted as new ones arrive, and a restart (a service restarted by systemd) continues
+    the numbering after the frames already there and counts them against the limits.
+    """
+
+    def __init__(self, folder: str | Path, suffix: str = ".png", keep: int | None = None,
+                 max_bytes: int | None = None):
         self.folder = Path(folder)
         self.target = str(self.folder)
         self.suffix = suffix
+        self.keep, self.max_bytes = keep, max_bytes
         self.frames = 0
+        self.deleted = 0
+        self._next = 0
+        self._kept: deque[tuple[Path, int]] = deque()
+        self._kept_bytes = 0
+        if keep is not None or max_bytes is not None:
+            self._adopt_existing()
+
+    @property
+    def rotating(self) -> bool:
+        return self.keep is not None or self.max_bytes is not None
+
+    def _adopt_existing(self) -> None:
+        if not self.folder.is_dir():
+            return
+        found = []
+        for p in self.folder.iterdir():
+            m = FRAME_NAME.match(p.name)
+            if m and p.is_file():
+                found.append((int(m.group(1)), p))
+            elif p.name.startswith(".frame_") and ".tmp" in p.name:  # left by a power cut mid-write
+                p.unlink(missing_ok=True)
+        for number, p in sorted(found):
+            size = p.stat().st_size
+            self._kept.append((p, size))
+            self._kept_bytes += size
+        self._next = max((n for n, _ in found), default=-1) + 1
+        self._rotate()
+
+    def _rotate(self) -> None:
+        while self._kept and ((self.keep is not None and len(self._kept) > self.keep)
+                              or (self.max_bytes is not None and self._kept_bytes > self.max_bytes and len(self._kept) > 1)):
+            path, size = self._kept.popleft()
+            path.unlink(missing_ok=True)
+            self._kept_bytes -= size
+            self.deleted += 1
 
     def write(self, frame_rgb, noisy_rgb=None, status=None) -> None:
         from edge_runtime.images import write_image_rgb
 
-        write_image_rgb(self.folder / f"frame_{self.frames:06d}{self.suffix}", frame_rgb)
+        path = self.folder / f"frame_{self._next:06d}{self.suffix}"
+        write_image_rgb(path, frame_rgb)
+        self._next += 1
         self.frames += 1
+        if self.rotating:
+            size = path.stat().st_size
+            self._kept.append((path, size))
+            self._kept_bytes += size
+            self._rotate()
+
+
+def free_bytes_at(path: str | Path) -> int:
+    """Free bytes on the file system that holds ``path`` (or its nearest existing parent)."""
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return shutil.disk_usage(p).free
+
+
+class DiskGuard(FrameSink):
+    """Saves through ``inner`` while free space at ``path`` stays above ``min_free_bytes``.
+
+    Below it (or on a write that fails with a disk error) saving stops and ``on_notice`` is told
+    once; frames keep flowing to the caller, so denoising and metrics go on. A video is closed at
+    that moment, so the part already written is kept; a folder resumes once free space is back
+    above twice the threshold. Free space is checked at most every ``check_every_s`` seconds.
+    """
+
+    def __init__(self, inner: FrameSink, path: str | Path, min_free_bytes: int, *, free_bytes=free_bytes_at,
+                 check_every_s: float = 1.0, clock=time.monotonic, on_notice=None):
+        self.inner, self.path, self.min_free_bytes = inner, Path(path), int(min_free_bytes)
+        self.free_bytes, self.check_every_s, self.clock = free_bytes, check_every_s, clock
+        self.on_notice = on_notice or (lambda line: None)
+        self.target = inner.target
+        self.saving = True
+        self.saved = 0
+        self.save_errors = 0
+        self.last_free: int | None = None
+        self.notices: list[str] = []
+        self._closed_inner = False
+        self._next_check = 0.0
+
+    def _notice(self, line: str) -> None:
+        self.notices.append(line)
+        self.on_notice(line)
+
+    def _stop_saving(self, why: str) -> None:
+        self.saving = False
+        if isinstance(self.inner, ImageFolderSink):
+            self._notice(f"saving paused: {why}; denoising goes on, saving resumes when space is back")
+        else:
+            self._closed_inner = True
+            self.inner.close()
+            self._notice(f"saving stopped: {why}; {self.target} keeps the frames written so far, denoising goes on")
+
+    def _check_space(self) -> None:
+        now = self.clock()
+        if now < self._next_check:
+            return
+        self._next_check = now + self.check_every_s
+        try:
+            self.last_free = int(self.free_bytes(self.path))
+        except OSError:
+            return
+        if self.saving and self.last_free < self.min_free_bytes:
+            self._stop_saving(f"{self.last_free / 2**20:.0f} MiB free at {self.path}, below the "
+                              f"{self.min_free_bytes / 2**20:.0f} MiB threshold (--min-free-mb)")
+        elif not self.saving and not self._closed_inner and self.last_free >= 2 * self.min_free_bytes:
+            self.saving = True
+            self._notice(f"saving resumed: {self.last_free / 2**20:.0f} MiB free at {self.path}")
+
+    def write(self, frame_rgb, noisy_rgb=None, status=None) -> None:
+        self._check_space()
+        if not self.saving:
+            return
+        try:
+            self.inner.write(frame_rgb, noisy_rgb, status)
+        except OSError as exc:  # disk full, read-only remount, unplugged USB stick: count it, keep denoising
+            self.save_errors += 1
+            if exc.errno in (28, 30, 5):  # ENOSPC, EROFS, EIO
+                self._stop_saving(f"{exc.strerror or exc} writing to {self.target}")
+            elif self.save_errors == 1:
+                self._notice(f"cannot save a frame to {self.target} ({exc}); frames that fail are skipped")
+            return
+        self.saved += 1
+
+    def stats(self) -> dict:
+        return {"saving": self.saving, "saved": self.saved, "save_errors": self.save_errors,
+                "free_bytes": self.last_free, "deleted": getattr(self.inner, "deleted", 0)}
+
+    def close(self) -> None:
+        if not self._closed_inner:
+            self.inner.close()
+
+    def abort(self) -> None:
+        if not self._closed_inner:
+            self.inner.abort()
 
 
 def display_problem() -> str | None:
@@ -173,6 +325,12 @@ class MultiSink(FrameSink):
         for s in self.sinks:
             s.write(frame_rgb, noisy_rgb, status)
 
+    def stats(self) -> dict:
+        merged: dict = {}
+        for s in self.sinks:
+            merged.update(s.stats())
+        return merged
+
     def close(self) -> None:
         for s in self.sinks:
             s.close()
@@ -182,21 +340,36 @@ class MultiSink(FrameSink):
             s.abort()
 
 
-def open_sink(save: str | Path | None = None, *, display: bool = False, fps: float | None = None) -> FrameSink:
-    """A sink for ``--save`` (video file or folder) and/or ``--display``; no arguments: headless."""
+def open_sink(save: str | Path | None = None, *, display: bool = False, fps: float | None = None,
+              keep: int | None = None, max_bytes: int | None = None, min_free_bytes: int | None = None,
+              free_bytes=free_bytes_at, on_notice=None) -> FrameSink:
+    """A sink for ``--save`` (video file or folder) and/or ``--display``; no arguments: headless.
+
+    ``keep``/``max_bytes`` rotate a folder; ``min_free_bytes`` puts the saving sink behind a DiskGuard
+    (``free_bytes(path)`` is injectable for tests).
+    """
     sinks: list[FrameSink] = []
     if display:
         sinks.append(DisplaySink())
+    for name, value in (("--keep", keep), ("--max-save-mb", max_bytes)):
+        if value is not None and value <= 0:
+            raise EdgeDenoiseError(f"{name} must be positive, got {value}")
     if save:
         suffix = Path(save).suffix.lower()
         if suffix in VIDEO_SUFFIXES:
-            sinks.append(VideoFileSink(save, fps))
+            if keep is not None or max_bytes is not None:
+                raise EdgeDenoiseError(f"--save {save}: --keep and --max-save-mb rotate a folder of frames; "
+                                       f"give a folder (e.g. --save /var/lib/edge-denoise) instead of a video file")
+            saver: FrameSink = VideoFileSink(save, fps)
         elif suffix in IMAGE_SUFFIXES:
             raise EdgeDenoiseError(f"--save {save}: give a video file (.mp4, .avi) or a folder, not one image")
         elif suffix and not Path(save).is_dir():
             raise EdgeDenoiseError(f"--save {save}: unknown video type '{suffix}' (use .mp4 or .avi, or a folder)")
         else:
-            sinks.append(ImageFolderSink(save))
+            saver = ImageFolderSink(save, keep=keep, max_bytes=max_bytes)
+        if min_free_bytes is not None:
+            saver = DiskGuard(saver, save, min_free_bytes, free_bytes=free_bytes, on_notice=on_notice)
+        sinks.append(saver)
     if not sinks:
         return FrameSink()
     return sinks[0] if len(sinks) == 1 else MultiSink(sinks)

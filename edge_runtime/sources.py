@@ -36,6 +36,8 @@ STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp")
 LIVE_KINDS = ("camera", "picamera2", "csi", "stream")
 SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
 STREAM_TIMEOUT_MS = 5000
+# FFmpeg's own log lines ("moov atom not found") would add a cryptic second line to our one-line errors.
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 
 @dataclass(frozen=True)
@@ -56,22 +58,26 @@ def parse_uri(uri: str | int | Path) -> SourceURI:
     if isinstance(uri, bool):
         raise EdgeDenoiseError(f"bad source {uri!r}")
     if isinstance(uri, int):
+        if uri < 0:
+            raise EdgeDenoiseError(f"bad source {uri}: a camera index is 0 or more")
         return SourceURI("camera", f"/dev/video{uri}", uri)
     text = str(uri).strip()
     if not text:
         raise EdgeDenoiseError("empty source: give a camera index, a URI, a file, a folder or a glob")
-    if text.isdigit():
+    if "\x00" in text:
+        raise EdgeDenoiseError(f"bad source {text!r}: contains a NUL character")
+    if _is_index(text):
         return SourceURI("camera", f"/dev/video{int(text)}", int(text))
     scheme, sep, rest = text.partition("://")
     if sep:
         scheme = scheme.lower()
         if scheme == "v4l2":
-            device = rest if rest.startswith("/") else (f"/dev/video{rest}" if rest.isdigit() else rest)
+            device = rest if rest.startswith("/") else (f"/dev/video{rest}" if _is_index(rest) else rest)
             digits = device[len("/dev/video"):] if device.startswith("/dev/video") else ""
-            return SourceURI("camera", device, int(digits) if digits.isdigit() else None)
+            return SourceURI("camera", device, int(digits) if _is_index(digits) else None)
         if scheme in ("picamera2", "csi"):
             index = rest.strip("/") or "0"
-            if not index.isdigit():
+            if not _is_index(index):
                 raise EdgeDenoiseError(f"bad source '{text}': {scheme}://N takes a camera number, e.g. {scheme}://0")
             return SourceURI(scheme, index, int(index))
         if scheme in STREAM_SCHEMES:
@@ -98,6 +104,11 @@ def parse_uri(uri: str | int | Path) -> SourceURI:
             f"nor a video ({', '.join(VIDEO_SUFFIXES[:5])}, ...)"
         )
     return SourceURI("folder", text)
+
+
+def _is_index(text: str) -> bool:
+    """ASCII digits only, and short: '²'.isdigit() is True but int('²') fails."""
+    return text.isascii() and text.isdigit() and len(text) <= 6
 
 
 def as_frame_rgb(raw, bgr: bool = True) -> np.ndarray | None:
@@ -171,6 +182,10 @@ class ImageFilesSource(FrameSource):
             self.frames_read += 1
             self.current_name = str(path)
             return frame
+        if self.frames_read == 0 and self.skipped:
+            # Nothing usable at all is the user's to fix, not a normal end of input.
+            more = f" (and {len(self.skipped) - 1} more unreadable)" if len(self.skipped) > 1 else ""
+            raise EdgeDenoiseError(self.skipped[0] + more)
         self.stop_reason = self.stop_reason or "end of input"
         return None
 
@@ -234,6 +249,8 @@ class VideoFileSource(FrameSource):
             # A failed read before the advertised end is a bad frame; after it, the end of the file.
             position = int(self.capture.get(cv2.CAP_PROP_POS_FRAMES) or 0)
             if (not ok and position >= self.frame_count - 1) or bad >= self.MAX_BAD_IN_A_ROW:
+                if self.frames_read == 0:
+                    raise EdgeDenoiseError(f"{self.uri}: no readable frames (empty, truncated or corrupt video)")
                 self.stop_reason = self.stop_reason or "end of video"
                 return None
             bad += 1
@@ -564,6 +581,8 @@ def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, f
 
         if not Path(spec.location).is_file():
             raise EdgeDenoiseError(f"{spec.location}: no such video file")
+        if Path(spec.location).stat().st_size == 0:
+            raise EdgeDenoiseError(f"{spec.location}: empty video file (0 bytes)")
         cap = cv2.VideoCapture(spec.location)
         if not cap.isOpened():
             raise EdgeDenoiseError(f"{spec.location}: cannot open video (corrupt, or a codec this OpenCV lacks)")

@@ -10,6 +10,9 @@ import json
 import os
 import platform
 import shutil
+import signal
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,6 +95,42 @@ def _best_from_history(history_csv: Path) -> float:
     return max(values, default=-np.inf)
 
 
+@contextmanager
+def sigterm_as_keyboard_interrupt():
+    """SIGTERM (systemd stop, docker stop, kill) ends training like Ctrl-C: best model and backup kept.
+
+    The handler raises KeyboardInterrupt in the main thread, which model.fit unwinds like Ctrl-C;
+    the previous handler is restored afterwards. Elsewhere than the main thread nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    old = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)
+
+
+def _write_error(exc: OSError, run_dir: Path) -> EdgeDenoiseError:
+    what = exc.filename or run_dir
+    return EdgeDenoiseError(
+        f"{what}: cannot write ({exc.strerror or exc}); files already in {run_dir} are complete "
+        f"(model.keras is the best so far): free space and continue with --resume --out {run_dir}"
+    )
+
+
+def _write_run_json(path: Path, data: dict) -> None:
+    try:
+        write_json_atomic(path, data)
+    except OSError as exc:
+        raise _write_error(exc, path.parent) from None
+
+
 def prepare_run_dir(config: TrainConfig, resume: bool, overwrite: bool) -> Path:
     run_dir = Path(config.out)
     if run_dir.exists() and any(run_dir.iterdir()) and not (resume or overwrite):
@@ -125,17 +164,26 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     if resume and (Path(config.out) / "config.json").exists():
         saved = json.loads((Path(config.out) / "config.json").read_text())["train"]
         config = TrainConfig(**{**saved, "epochs": config.epochs, "out": config.out})
+    created = not Path(config.out).exists()
     run_dir = prepare_run_dir(config, resume, overwrite)
-    manifest, arrays, report = load_splits(config, run_dir, console)
-    if len(arrays["train"]) == 0:
-        raise EdgeDenoiseError(f"{config.data}: no readable training images")
+    try:
+        manifest, arrays, report = load_splits(config, run_dir, console)
+        if len(arrays["train"]) == 0:
+            first = f"; first: {report.skipped[0][1]}" if report.skipped else ""
+            raise EdgeDenoiseError(f"{config.data}: no readable training images ({len(report.skipped)} skipped{first})")
+    except OSError as exc:
+        raise _write_error(exc, run_dir) from None
+    except EdgeDenoiseError:
+        if created:  # a run that never started must not block the next try with "already exists"
+            shutil.rmtree(run_dir, ignore_errors=True)
+        raise
     if len(arrays["val"]) == 0:  # tiny folders: validate on training images rather than not at all
         arrays["val"] = arrays["train"][:4]
     if len(arrays["test"]) == 0:
         arrays["test"] = arrays["val"]
 
     keras.utils.set_random_seed(config.seed)
-    write_json_atomic(run_dir / "config.json", {
+    _write_run_json(run_dir / "config.json", {
         "train": config.to_dict(), "manifest_hash": manifest["hash"], "versions": package_versions(),
         "counts": {s: int(len(a)) for s, a in arrays.items()},
         "skipped": report.skipped, "converted": report.converted,
@@ -156,10 +204,13 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     ]
     interrupted = False
     try:
-        model.fit(ds, epochs=config.epochs, validation_data=(val_noisy, val_clean),
-                  batch_size=config.batch_size, callbacks=cbs, verbose=verbose, shuffle=False)
+        with sigterm_as_keyboard_interrupt():
+            model.fit(ds, epochs=config.epochs, validation_data=(val_noisy, val_clean),
+                      batch_size=config.batch_size, callbacks=cbs, verbose=verbose, shuffle=False)
     except KeyboardInterrupt:
         interrupted = True
+    except OSError as exc:  # disk full while saving the best model, the backup or history.csv
+        raise _write_error(exc, run_dir) from None
     from train.plots import plot_curves
 
     if history_csv.exists():
@@ -186,6 +237,6 @@ def finish_run(config: TrainConfig, run_dir: Path, test_u8: np.ndarray, manifest
         "split": "test", "noise": config.noise, "size": config.size, "manifest_hash": manifest["hash"],
         "model": model_score.as_dict(), "noisy_input": noisy_score.as_dict(),
     }
-    write_json_atomic(run_dir / "metrics.json", metrics)
+    _write_run_json(run_dir / "metrics.json", metrics)
     plot_samples(clean[:6], noisy[:6], denoised[:6], run_dir / "samples.png")
     return metrics

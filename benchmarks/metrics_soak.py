@@ -1,0 +1,186 @@
+"""Soak test of a service-like run: does memory stay flat while the metrics endpoint is scraped?
+
+    .venv/bin/python benchmarks/metrics_soak.py                         # 600 s, the shipped unet
+    .venv/bin/python benchmarks/metrics_soak.py --seconds 60 --out benchmarks/results/metrics_soak_smoke60s.json
+
+Runs the device loop at full speed (no pacing) on a synthetic source for ``--seconds``, with what
+the systemd unit turns on: --metrics-port (scraped every ``--scrape-every`` s like a Prometheus
+server would), --log-json, --add-noise (live SSIM) and --save DIR --keep N (rotating). Samples the
+process's resident memory every second and reports its growth after a warm-up (MiB per hour, by
+least squares), scrape latency, and whether the counters only ever went up. Writes JSON to
+benchmarks/results/metrics_soak.json (or --out). Model: --model FILE, else the shipped unet, else
+the tiny test model built with TensorFlow (say which in the result).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "benchmarks" / "results"
+WARMUP_FRACTION = 0.15  # memory before this share of the run (allocator, caches, first histograms) is not growth
+
+
+def find_model(arg: str | None, tmp: Path) -> tuple[Path, str]:
+    from edge_runtime.errors import EdgeDenoiseError
+    from edge_runtime.pipeline import resolve_model
+
+    if arg:
+        return resolve_model(arg), "given"
+    try:
+        return resolve_model("unet"), "shipped"
+    except EdgeDenoiseError:
+        pass
+    # Built in a child process (it needs TensorFlow), so this process's memory is what a device's would be.
+    path = tmp / "tiny_int8_128x128.tflite"
+    code = ("import sys; from pathlib import Path; sys.path.insert(0, sys.argv[1]); "
+            "from tflite_fixtures import build_tflite; build_tflite(Path(sys.argv[2]), 'uint8', size=128)")
+    subprocess.run([sys.executable, "-c", code, str(ROOT / "tests"), str(path)], check=True,
+                   capture_output=True, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    return path, "tiny test fixture (no shipped model)"
+
+
+def scrape(url: str) -> tuple[dict[str, float], float]:
+    t0 = time.perf_counter()
+    text = urllib.request.urlopen(url, timeout=5).read().decode()
+    seconds = time.perf_counter() - t0
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            key, _, value = line.rpartition(" ")
+            samples[key] = float(value)
+    return samples, seconds
+
+
+def growth_per_hour(ts: list[float], values: list[float]) -> float:
+    if len(ts) < 3:
+        return 0.0
+    slope = np.polyfit(np.asarray(ts), np.asarray(values), 1)[0]
+    return float(slope * 3600.0)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seconds", type=float, default=600.0)
+    ap.add_argument("--model", help="a .tflite file or shipped model name (default: the shipped unet)")
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--scrape-every", type=float, default=2.0)
+    ap.add_argument("--add-noise", default="gaussian:0.1", help="noise for live SSIM ('' to turn off)")
+    ap.add_argument("--keep", type=int, default=200, help="--save DIR --keep N into a temp folder (0: no saving)")
+    ap.add_argument("--out", type=Path, default=RESULTS / "metrics_soak.json")
+    args = ap.parse_args()
+
+    from edge_runtime.atomic import write_json_atomic
+    from edge_runtime.device_info import device_info, rss_bytes
+    from edge_runtime.engine import load_engine
+    from edge_runtime.pipeline import RunConfig, run
+    from edge_runtime.synthetic import SyntheticSource
+
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp_name:
+        tmp = Path(tmp_name)
+        model, model_origin = find_model(args.model, tmp)
+        engine = load_engine(model, threads=args.threads)
+        config = RunConfig(source="synthetic://", model=str(model), threads=args.threads, duration=args.seconds,
+                           metrics_port=0, add_noise=args.add_noise or None, log_json=str(tmp / "run.jsonl"),
+                           log_interval_s=10.0, save=str(tmp / "frames") if args.keep else None,
+                           keep=args.keep or None)
+        notices: list[str] = []
+        result: dict = {}
+
+        def worker():
+            try:
+                result["report"] = run(config, source=SyntheticSource(engine.input_hw), engine=engine,
+                                       on_notice=notices.append)
+            except BaseException as exc:  # reported below
+                result["error"] = repr(exc)
+
+        t_start = time.monotonic()
+        thread = threading.Thread(target=worker, name="soak-run")
+        thread.start()
+        while not any(n.startswith("metrics: ") for n in notices) and thread.is_alive():
+            time.sleep(0.05)
+        url = next((n.split(" ", 1)[1] for n in notices if n.startswith("metrics: ")), None)
+        rss, scrapes, problems = [], [], []
+        last_counters: dict[str, float] = {}
+        next_scrape = time.monotonic()
+        print(f"soak: {args.seconds:g} s on {model.name} ({model_origin}), metrics {url}", flush=True)
+        while thread.is_alive():
+            now = time.monotonic()
+            rss.append((round(now - t_start, 2), rss_bytes() / 2**20))
+            if url and now >= next_scrape:
+                next_scrape = now + args.scrape_every
+                try:
+                    samples, seconds = scrape(url)
+                except OSError as exc:
+                    if thread.is_alive():
+                        problems.append(f"scrape failed at {now - t_start:.0f} s: {exc}")
+                    continue
+                counters = {k: v for k, v in samples.items() if k.startswith("edge_denoise_") and k.endswith("_total")}
+                went_down = [k for k, v in counters.items() if v < last_counters.get(k, 0)]
+                if went_down:
+                    problems.append(f"counters went down at {now - t_start:.0f} s: {went_down}")
+                last_counters = counters
+                scrapes.append({"t": round(now - t_start, 2), "ms": round(seconds * 1000, 2),
+                                "frames": samples.get("edge_denoise_frames_total", 0.0),
+                                "fps": samples.get("edge_denoise_fps", 0.0),
+                                "process_rss_mb": round(samples.get("process_resident_memory_bytes", 0.0) / 2**20, 1)})
+                if len(scrapes) % 30 == 0:
+                    print(f"  {now - t_start:6.0f} s  {scrapes[-1]['frames']:8.0f} frames  {scrapes[-1]['fps']:6.1f} FPS  "
+                          f"RSS {rss[-1][1]:.1f} MiB", flush=True)
+            time.sleep(1.0 if not url else min(1.0, max(0.0, next_scrape - time.monotonic())))
+        thread.join()
+        saved_files = len(list((tmp / "frames").glob("frame_*"))) if args.keep else 0
+        log_lines = len((tmp / "run.jsonl").read_text().splitlines()) if (tmp / "run.jsonl").exists() else 0
+
+    report = result.get("report")
+    warm = args.seconds * WARMUP_FRACTION
+    after = [(t, v) for t, v in rss if t >= warm] or rss
+    growth = growth_per_hour([t for t, _ in after], [v for _, v in after])
+    rss_values = [v for _, v in rss]
+    step = max(1, len(rss) // 600)
+    scrape_ms = [s["ms"] for s in scrapes]
+    summary = {
+        "seconds": args.seconds, "frames": report.frames if report else None, "fps": report.fps if report else None,
+        "stop_reason": report.stop_reason if report else result.get("error"),
+        "rss_start_mb": round(after[0][1], 1) if after else None, "rss_end_mb": round(rss_values[-1], 1) if rss else None,
+        "rss_peak_mb": round(max(rss_values), 1) if rss else None,
+        "rss_growth_mb_per_hour_after_warmup": round(growth, 2), "warmup_s": warm,
+        "scrapes": len(scrapes), "scrape_ms_p50": round(float(np.percentile(scrape_ms, 50)), 2) if scrape_ms else None,
+        "scrape_ms_max": round(max(scrape_ms), 2) if scrape_ms else None,
+        "last_scraped_frames": scrapes[-1]["frames"] if scrapes else None,
+        "saved_files_at_end": saved_files, "keep": args.keep, "log_json_lines": log_lines,
+        "problems": problems,
+    }
+    data = {
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": "python benchmarks/metrics_soak.py " + " ".join(sys.argv[1:]),
+        "model": str(model), "model_origin": model_origin, "threads": args.threads, "add_noise": args.add_noise,
+        "summary": summary,
+        "stages_ms": report.stages_ms if report else None,
+        "saving": report.saving if report else None,
+        "rss_mb": [[t, round(v, 2)] for t, v in rss[::step]],
+        "scrapes": scrapes[:: max(1, len(scrapes) // 300)],
+        "device": device_info(engine),
+    }
+    write_json_atomic(args.out, data)
+    print(json.dumps(summary, indent=2))
+    print(f"wrote {args.out}")
+    ok = report is not None and not problems and (not args.keep or saved_files <= args.keep)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
