@@ -48,10 +48,10 @@ def _print_load_report(report) -> None:
 
 @app.command()
 def train(
-    model: Annotated[Optional[str], typer.Option(help="Model name: unet (default) or autoencoder.")] = None,
+    model: Annotated[Optional[str], typer.Option(help="Model name: unet (default), autoencoder, fastnet (edge-efficient) or backbone_unet.")] = None,
     data: Annotated[Optional[Path], typer.Option(help="Folder of clean images (one subfolder per class, or flat). [default: ../shared/data/pistachio]")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder to write (default runs/MODEL).")] = None,
-    noise: Annotated[Optional[str], typer.Option(help="Noise spec, e.g. gaussian:0.1 or motionblur:7+gaussian:0.05. [default: gaussian:0.1]")] = None,
+    noise: Annotated[Optional[str], typer.Option(help="Noise spec, e.g. gaussian:0.1, motionblur:7+gaussian:0.05, a weighted list gaussian:0-0.2@3,poisson:10-100@1 (one drawn per image) or the preset blind. [default: gaussian:0.1]")] = None,
     size: Annotated[Optional[int], typer.Option(help="Training image side in pixels. [default: 128]")] = None,
     crop: Annotated[Optional[int], typer.Option(help="Train on random crops of this side (faster; evaluation uses --size).")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs to train. [default: 30]")] = None,
@@ -59,7 +59,16 @@ def train(
     learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate. [default: 1e-3]")] = None,
     width: Annotated[Optional[int], typer.Option(help="Filters at full resolution. [default: 32]")] = None,
     depth: Annotated[Optional[int], typer.Option(help="U-Net poolings. [default: 3]")] = None,
-    loss: Annotated[Optional[str], typer.Option(help="mse, mae, ssim or mix. [default: mix]")] = None,
+    loss: Annotated[Optional[str], typer.Option(help="l1 (= mae), l2 (= mse), ssim, mix (SSIM + L1) or mix_l2. [default: mix]")] = None,
+    augment: Annotated[Optional[str], typer.Option(help="Augmentations: any of flip,rot90,light,jpeg, or all, or none. [default: none]")] = None,
+    attention: Annotated[Optional[str], typer.Option(help="U-Net attention after every conv block: none, se or cbam. [default: none]")] = None,
+    residual: Annotated[Optional[bool], typer.Option("--residual/--no-residual", help="Predict the noise and subtract it (unet, fastnet, backbone_unet). [default: residual]")] = None,
+    separable: Annotated[Optional[bool], typer.Option("--separable/--no-separable", help="Depthwise-separable 3x3 convs (unet, fastnet). [default: no]")] = None,
+    schedule: Annotated[Optional[str], typer.Option(help="Learning rate: constant or cosine (to 0 over the run). [default: constant]")] = None,
+    blocks: Annotated[Optional[int], typer.Option(help="fastnet: residual blocks. [default: 4]")] = None,
+    scale: Annotated[Optional[int], typer.Option(help="fastnet: pixel-unshuffle factor, 2 or 4. [default: 4]")] = None,
+    backbone: Annotated[Optional[str], typer.Option(help="backbone_unet encoder: mobilenetv3, efficientnet or resnet50. [default: mobilenetv3]")] = None,
+    weights: Annotated[Optional[Path], typer.Option(help="backbone_unet: local pretrained encoder weights (.h5 / .weights.h5); ImageNet weights are not downloaded.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (weights, shuffling, noise). [default: 0]")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Start from a JSON config (e.g. best.json from tune); options given here override it.")] = None,
     split_manifest: Annotated[Optional[Path], typer.Option(help="Reuse this split manifest.")] = None,
@@ -69,6 +78,8 @@ def train(
 ) -> None:
     """Train a denoiser on clean images with fresh synthetic noise every epoch."""
     _quiet_tensorflow()
+    import dataclasses
+
     from train.config import TrainConfig, load_config
     from train.training import train as run_training
 
@@ -82,7 +93,12 @@ def train(
         data=str(data) if data else None, out=str(out or Path("runs") / base.model), noise=noise, size=size, crop=crop,
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, width=width, depth=depth, loss=loss, seed=seed,
         split_manifest=str(split_manifest) if split_manifest else None, max_images=max_images,
+        augment=augment, attention=attention, residual=residual, separable=separable, schedule=schedule, blocks=blocks, scale=scale,
+        backbone=backbone, weights=str(weights) if weights else None,
     )
+    for name in ("augment", "attention"):  # "none" switches off what a --config turned on
+        if str(getattr(cfg, name)).lower() == "none":
+            cfg = dataclasses.replace(cfg, **{name: None})
     result = run_training(cfg, resume=resume, overwrite=overwrite, console=err_console)
     _print_load_report(result.load_report)
     if result.interrupted:
@@ -156,11 +172,12 @@ def eval_(
     data: Annotated[Path, typer.Option(help="Folder of clean images.")] = Path("../shared/data/pistachio"),
     split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
     noise: Annotated[list[str], typer.Option(help="Noise spec; repeat for several.")] = ["gaussian:0.1"],  # noqa: B006
+    suite: Annotated[bool, typer.Option("--suite", help="Score on the fixed noise suite (gaussian 0.05/0.1/0.2, poisson 30, speckle 0.2, salt-and-pepper 0.05, motion blur 9, motionblur:7+gaussian:0.05) instead of --noise.")] = False,
     size: Annotated[int, typer.Option(help="Image side in pixels.")] = 128,
     split_manifest: Annotated[Optional[Path], typer.Option(help="Split manifest (default: the model's run folder's).")] = None,
     max_images: Annotated[Optional[int], typer.Option(help="Use at most N images.")] = None,
     baselines: Annotated[bool, typer.Option(help="Also score the classical filters.")] = True,
-    out: Annotated[Optional[Path], typer.Option(help="Folder for eval.json/.md/.png (default: next to the model).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Folder for eval.json/.md/.png (default: eval/ or eval_suite/ next to the model).")] = None,
     seed: Annotated[int, typer.Option(help="Noise seed.")] = 2,
 ) -> None:
     """Score a model and classical filters (SSIM, PSNR) on the same noisy images."""
@@ -170,8 +187,9 @@ def eval_(
     from edge_runtime.errors import EdgeDenoiseError
     from edge_runtime.noise import parse_noise
     from train.data import LoadReport, load_images, make_manifest, read_manifest
-    from train.evaluate import evaluate, write_eval
+    from train.evaluate import EVAL_SUITE, evaluate, write_eval
 
+    noise = list(EVAL_SUITE) if suite else noise
     for n in noise:
         parse_noise(n)
     if not Path(model).exists():
@@ -196,7 +214,20 @@ def eval_(
         raise EdgeDenoiseError(f"{data}: no readable images in the {split} split")
     with console.status("evaluating"):
         result = evaluate(model, clean, noise, split=split, seed=seed, with_baselines=baselines)
-    written = write_eval(result, out or Path(model).parent / "eval")
+    written = write_eval(result, out or Path(model).parent / ("eval_suite" if suite else "eval"))
+    if suite:  # one row per noise, the model and every baseline side by side
+        from train.evaluate import pivot
+
+        methods, rows = pivot(result)
+        table = Table(title=f"{model} on the noise suite, {result.count} {split} images at {size}x{size}: SSIM / PSNR dB")
+        table.add_column("noise")
+        for m in methods:
+            table.add_column(m, justify="right", style="bold green" if m == "model" else None)
+        for noise_text, row in rows.items():
+            table.add_row(noise_text, *(f"{row[m]['ssim_mean']:.4f} / {row[m]['psnr_mean']:.2f}" for m in methods))
+        console.print(table)
+        console.print("wrote " + ", ".join(str(p) for p in written))
+        return
     table = Table(title=f"{model} on {result.count} {split} images at {size}x{size}")
     for col in ("noise", "method", "SSIM", "PSNR dB", "ms/img"):
         table.add_column(col, justify="left" if col in ("noise", "method") else "right")

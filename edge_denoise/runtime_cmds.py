@@ -44,6 +44,8 @@ def run_cmd(
     camera: Annotated[Optional[int], typer.Option("--camera", help="Camera index (shortcut for --source N).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Run on a clip of the bundled sample photos with noise added.")] = False,
     model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name (unet, autoencoder).")] = "unet",
+    precision: Annotated[str, typer.Option(help="Shipped model precision: int8 or fp16.")] = "int8",
+    model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
     tile: Annotated[Optional[bool], typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model (default: tile files, resize live).")] = None,
@@ -90,7 +92,7 @@ def run_cmd(
         raise EdgeDenoiseError("--keep and --max-save-mb rotate the frames of --save DIR: give --save too")
     if min_free_mb < 0:
         raise EdgeDenoiseError(f"--min-free-mb must be zero or more, got {min_free_mb}")
-    config = RunConfig(source=uri, model=model, threads=threads, delegate=delegate, tile=tile, overlap=overlap,
+    config = RunConfig(source=uri, model=model, precision=precision, model_size=_parse_model_size(model_size), threads=threads, delegate=delegate, tile=tile, overlap=overlap,
                        add_noise=add_noise, display=display, save=save, report=str(report) if report else None,
                        frames=frames, duration=duration, capture_size=_parse_size(capture_size), reconnect_s=reconnect,
                        metrics_port=metrics_port, metrics_host=metrics_host, log_json=str(log_json) if log_json else None,
@@ -127,6 +129,8 @@ def denoise_cmd(
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders, globs and videos.")],
     out: Annotated[Path, typer.Option(help="Folder for the denoised files (inputs are never overwritten).")],
     model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name (unet, autoencoder).")] = "unet",
+    precision: Annotated[str, typer.Option(help="Shipped model precision: int8 or fp16.")] = "int8",
+    model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads.")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
     tile: Annotated[bool, typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model.")] = True,
@@ -138,7 +142,7 @@ def denoise_cmd(
     from edge_runtime.engine import load_engine
     from edge_runtime.pipeline import resolve_model
 
-    engine = load_engine(resolve_model(model), threads=threads, delegate=delegate)
+    engine = load_engine(resolve_model(model, precision, _parse_model_size(model_size)), threads=threads, delegate=delegate)
 
     def on_item(status: str, path: str, note: str) -> None:
         if status == "failed":
@@ -152,3 +156,19 @@ def denoise_cmd(
     console.print(summary, highlight=False)
     if result.failed and not (result.written or result.existing):
         raise typer.Exit(1)
+
+
+def _parse_model_size(text: str | None) -> tuple[int, int] | None:
+    """'128' -> (128, 128); '480x640' -> (480, 640) (height x width, as in convert --size)."""
+    if not text:
+        return None
+    from edge_runtime.errors import EdgeDenoiseError
+
+    parts = text.lower().split("x")
+    try:
+        values = [int(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2) or min(values, default=0) <= 0:
+        raise EdgeDenoiseError(f"--model-size {text}: use SIDE (128) or HEIGHTxWIDTH (480x640)")
+    return (values[0], values[0]) if len(values) == 1 else (values[0], values[1])

@@ -9,9 +9,16 @@ A spec is one or more steps joined by ``+``, applied left to right, each ``kind:
     speckle:0.2             multiplicative: x + x * N(0, 0.2)
     saltpepper:0.05         5 % of pixels set to black or white
     motionblur:9            linear blur, kernel length 9 px, random angle
+    jpeg:30-90              JPEG re-compression at quality 30 to 90 (lower is worse)
     motionblur:7+gaussian:0.05
 
-Images are float32 in [0, 1] and are clipped to [0, 1] after every step.
+Blind training mixes several corruptions: alternatives are separated by ``,`` and weighted
+with ``@w`` (default 1); each image draws one alternative, then its strengths::
+
+    gaussian:0-0.2@3,poisson:10-100,motionblur:3-9+gaussian:0.02-0.05
+
+``blind`` names the farm-line mixture (low light, sensor noise of varying strength, motion
+blur, compression; see BLIND). Images are float32 in [0, 1], clipped to [0, 1] after every step.
 """
 
 from __future__ import annotations
@@ -30,9 +37,17 @@ KINDS: dict[str, tuple[float, float, bool, str]] = {
     "speckle": (0.0, 2.0, False, "sigma in [0, 2]"),
     "saltpepper": (0.0, 1.0, False, "fraction of pixels in [0, 1]"),
     "motionblur": (1, 99, True, "kernel length in pixels, 1 to 99"),
+    "jpeg": (0.0, 100.0, False, "quality 0 to 100, lower is worse (rounded; below 1 acts as 1)"),
 }
+# What a camera on a farm line gives: sensor noise of any strength up to heavy (Gaussian, weighted
+# most), low light (few photons), speckle, dead pixels, motion blur under noise, and JPEG
+# compression of a noisy frame. The noise level is never given to the model.
+BLIND = ("gaussian:0-0.2@3,poisson:5-100@2,speckle:0.05-0.3@1,saltpepper:0.005-0.05@1,"
+         "motionblur:3-9+gaussian:0.01-0.05@1,gaussian:0.02-0.1+jpeg:30-90@1,poisson:10-60+jpeg:40-90@1")
+PRESETS: dict[str, str] = {"blind": BLIND}
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _STEP = re.compile(rf"^(?P<kind>[a-z_]+):(?P<low>{_NUMBER})(?:-(?P<high>{_NUMBER}))?$")
+_WEIGHT = re.compile(rf"^(?P<chain>[^@]*)@(?P<weight>{_NUMBER})$")
 
 
 @dataclass(frozen=True)
@@ -53,15 +68,23 @@ class NoiseStep:
 
 @dataclass(frozen=True)
 class NoiseSpec:
-    """A parsed noise spec; ``apply`` corrupts one image or a batch."""
+    """A parsed noise spec; ``apply`` corrupts one image or a batch.
+
+    A chain has ``steps``; a mixture has ``choices`` (weight, chain) and no steps of its own.
+    """
 
     text: str
     steps: tuple[NoiseStep, ...]
+    choices: tuple[tuple[float, "NoiseSpec"], ...] = ()
 
     def apply(self, image01: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Corrupt an HxWx3 image or an NxHxWx3 batch (strength drawn per image)."""
+        """Corrupt an HxWx3 image or an NxHxWx3 batch (alternative and strength drawn per image)."""
         if image01.ndim == 4:
             return np.stack([self.apply(im, rng) for im in image01])
+        if self.choices:
+            weights = np.array([w for w, _ in self.choices])
+            pick = int(rng.choice(len(self.choices), p=weights / weights.sum()))
+            return self.choices[pick][1].apply(image01, rng)
         out = np.asarray(image01, dtype=np.float32)
         for step in self.steps:
             out = _APPLY[step.kind](out, step.draw(rng), rng)
@@ -73,16 +96,39 @@ class NoiseSpec:
 
 
 def _valid_kinds() -> str:
-    return ", ".join(KINDS) + " (e.g. gaussian:0.1, gaussian:0.05-0.2, motionblur:7+gaussian:0.05)"
+    return (", ".join(KINDS) + " (e.g. gaussian:0.1, gaussian:0.05-0.2, motionblur:7+gaussian:0.05, "
+            "gaussian:0-0.2@3,poisson:10-100@1, or the preset " + ", ".join(PRESETS) + ")")
 
 
 def parse_noise(text: str) -> NoiseSpec:
-    """Parse a spec such as ``motionblur:7+gaussian:0.05``; a bad part raises one clear line."""
+    """Parse a spec such as ``motionblur:7+gaussian:0.05``, a weighted list or a preset; bad parts raise one line."""
     text = str(text).strip()
     if not text:
         raise EdgeDenoiseError(f"bad noise spec '': empty; valid kinds: {_valid_kinds()}")
+    expanded = PRESETS.get(text.lower(), text)
+    if "," not in expanded and "@" not in expanded:
+        return _parse_chain(expanded, text)
+    choices = []
+    for alternative in expanded.split(","):
+        alternative = alternative.strip()
+        weight = 1.0
+        m = _WEIGHT.match(alternative)
+        if m:
+            alternative, weight = m["chain"].strip(), float(m["weight"])
+        elif "@" in alternative:
+            raise EdgeDenoiseError(f"bad noise spec '{text}': '{alternative}' needs CHAIN@WEIGHT with a positive number")
+        if not alternative:
+            raise EdgeDenoiseError(f"bad noise spec '{text}': empty alternative between commas; valid kinds: {_valid_kinds()}")
+        if not (0 < weight < float("inf")):
+            raise EdgeDenoiseError(f"bad noise spec '{text}': weight of '{alternative}' must be a positive number")
+        choices.append((weight, _parse_chain(alternative, text)))
+    return NoiseSpec(text=text, steps=(), choices=tuple(choices))
+
+
+def _parse_chain(chain: str, text: str) -> NoiseSpec:
+    """One alternative: steps joined by ``+``; errors quote the whole spec ``text``."""
     steps = []
-    for part in text.split("+"):
+    for part in chain.split("+"):
         part = part.strip().lower()
         m = _STEP.match(part)
         if not m:
@@ -101,7 +147,7 @@ def parse_noise(text: str) -> NoiseSpec:
         if integer and (low != int(low) or high != int(high)):
             raise EdgeDenoiseError(f"bad noise spec '{text}': '{part}' must be a whole number; {kind} takes {meaning}")
         steps.append(NoiseStep(kind, low, high))
-    return NoiseSpec(text=text, steps=tuple(steps))
+    return NoiseSpec(text=text if chain == text else chain, steps=tuple(steps))
 
 
 def add_noise(image01: np.ndarray, spec: str | NoiseSpec, rng: np.random.Generator | int | None = None) -> np.ndarray:
@@ -155,11 +201,20 @@ def _motionblur(x: np.ndarray, length: float, rng: np.random.Generator) -> np.nd
     return cv2.filter2D(x, -1, kernel, borderType=cv2.BORDER_REFLECT)
 
 
+def _jpeg(x: np.ndarray, quality: float, rng: np.random.Generator) -> np.ndarray:
+    import cv2
+
+    bgr = np.clip(np.rint(x[..., ::-1] * 255.0), 0, 255).astype(np.uint8)
+    ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, max(1, int(round(quality)))])
+    return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
+
+
 _APPLY = {
     "gaussian": _gaussian,
     "poisson": _poisson,
     "speckle": _speckle,
     "saltpepper": _saltpepper,
     "motionblur": _motionblur,
+    "jpeg": _jpeg,
 }
 assert set(_APPLY) == set(KINDS)

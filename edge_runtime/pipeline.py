@@ -36,6 +36,8 @@ class RunConfig:
 
     source: str = "0"
     model: str = "unet"
+    precision: str = "int8"  # picks among shipped models of that name
+    model_size: tuple[int, int] | None = None  # (height, width) of a shipped model; None: VGA for live, else 128
     threads: int = 2
     delegate: str | None = None
     tile: bool | None = None  # None: tile files at full resolution, resize live frames
@@ -246,29 +248,37 @@ class FrameDenoiser:
         return self._out
 
 
-def resolve_model(model: str | Path) -> Path:
-    """A .tflite path as given, or a shipped model found by name (``unet``, ``autoencoder``) through the zoo."""
+def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, int] | None = None,
+                  live: bool = False) -> Path:
+    """A .tflite path as given, or a shipped model found by name (``unet``, ``autoencoder``) through the zoo.
+
+    Among shipped files of that name and precision, ``size`` (H, W) picks one exactly; without it a
+    live camera gets the 480x640 (VGA) file and everything else the 128x128 one, else whatever exists.
+    """
     text = str(model)
     path = Path(text)
     if path.suffix.lower() == ".tflite" or path.exists() or "/" in text or "\\" in text:
         return path
-    try:
-        from edge_runtime import zoo
-    except ImportError:
-        raise EdgeDenoiseError(
-            f"--model {text}: no shipped models in this install (edge_runtime/models/{text}_int8_*.tflite is "
-            f"missing); pass a file: --model path/to/model.tflite"
-        ) from None
-    try:
-        return Path(zoo.find_model(name=text))
-    except EdgeDenoiseError as exc:
-        # Not the default precision/size: any shipped model of that name (int8 first), or by file stem.
-        models = [m for m in zoo.list_models() if text in (m["name"], Path(m["path"]).stem)]
-        models.sort(key=lambda m: (m["precision"] != "int8", m["path"]))
-        if models:
-            return Path(models[0]["path"])
-        missing = Path(zoo.SHIPPED_DIR) / f"{text}_int8_128x128.tflite"
-        raise EdgeDenoiseError(f"--model {text}: {exc} (missing {missing}); or pass a file: --model path/to/model.tflite") from None
+    from edge_runtime import zoo
+
+    models = [m for m in zoo.list_models() if m["name"] == text]
+    if not models:
+        have = sorted({m["name"] for m in zoo.list_models()}) or ["none"]
+        raise EdgeDenoiseError(f"--model {text}: no shipped model of that name (shipped: {', '.join(have)}); "
+                               f"or pass a file: --model path/to/model.tflite")
+    same = [m for m in models if m["precision"] == precision]
+    if not same:
+        have = sorted({m["precision"] for m in models})
+        raise EdgeDenoiseError(f"--model {text} --precision {precision}: not shipped; {text} comes as {', '.join(have)}")
+    preferred = [size] if size else ([(480, 640), (128, 128)] if live else [(128, 128), (480, 640)])
+    for hw in preferred:
+        for m in sorted(same, key=lambda m: (m["io_dtype"] != "float32", m["path"])):
+            if m["input_size"] and tuple(m["input_size"]) == tuple(hw):
+                return Path(m["path"])
+    if size:
+        have = sorted({f"{m['input_size'][0]}x{m['input_size'][1]}" for m in same if m["input_size"]})
+        raise EdgeDenoiseError(f"--model {text} --precision {precision}: no {size[0]}x{size[1]} file; shipped sizes: {', '.join(have)}")
+    return Path(sorted(same, key=lambda m: m["path"])[0]["path"])
 
 
 def _open_source_for(config: RunConfig, engine):
@@ -375,7 +385,11 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
     error: BaseException | None = None
     try:
         if engine is None:
-            engine = load_engine(resolve_model(config.model), threads=config.threads, delegate=config.delegate)
+            from edge_runtime.sources import parse_uri
+
+            live = parse_uri(config.source).live
+            engine = load_engine(resolve_model(config.model, config.precision, config.model_size, live),
+                                 threads=config.threads, delegate=config.delegate)
         report.model = engine.describe()
         if source is None:
             source = _open_source_for(config, engine)

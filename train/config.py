@@ -30,9 +30,25 @@ class TrainConfig:
     seed: int = 0
     split_manifest: str | None = None
     max_images: int | None = None  # cap per split, for quick tries and tests
+    # issue 6; every default keeps the behaviour (and the layers) of runs made before it
+    augment: str | None = None  # e.g. "flip,rot90,light,jpeg" or "all" (train.data.AUGMENTATIONS)
+    attention: str | None = None  # U-Net: None, "se" or "cbam"
+    separable: bool = False  # U-Net and fastnet: depthwise-separable 3x3 convs
+    schedule: str = "constant"  # or "cosine" (decays to 0 over epochs * steps)
+    blocks: int = 4  # fastnet: residual blocks
+    scale: int = 4  # fastnet: pixel-unshuffle factor, 2 or 4
+    backbone: str = "mobilenetv3"  # backbone_unet: mobilenetv3, efficientnet or resnet50
+    weights: str | None = None  # backbone_unet: local pretrained encoder weights (.h5 / .weights.h5)
 
     def model_kwargs(self) -> dict:
-        return {"width": self.width, "depth": self.depth, "residual": self.residual}
+        kwargs = {"width": self.width, "depth": self.depth, "residual": self.residual}
+        if self.model == "unet":
+            kwargs.update(attention=self.attention, separable=self.separable)
+        elif self.model == "fastnet":
+            kwargs.update(blocks=self.blocks, scale=self.scale, separable=self.separable)
+        elif self.model == "backbone_unet":
+            kwargs.update(backbone=self.backbone, weights=self.weights)
+        return kwargs
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

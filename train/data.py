@@ -132,6 +132,72 @@ def random_crops(batch_u8: np.ndarray, crop: int, rng: np.random.Generator) -> n
     return np.stack([im[y : y + crop, x : x + crop] for im, y, x in zip(batch_u8, ys, xs)])
 
 
+# --augment names -> make_augment options; "all" turns on every one
+AUGMENTATIONS: dict[str, dict] = {
+    "flip": {"flips": True},
+    "rot90": {"rot90": True},
+    "light": {"brightness": 0.3, "contrast": 0.3, "color_temp": 0.1},  # lighting: exposure, contrast, white balance
+    "jpeg": {"jpeg": (50, 95)},  # cameras deliver JPEG: vary the clean images' compression
+}
+
+
+def make_augment(flips: bool = False, rot90: bool = False, brightness: float = 0.0, contrast: float = 0.0,
+                 color_temp: float = 0.0, jpeg: tuple[int, int] | None = None) -> Callable:
+    """A ``train_dataset`` hook (uint8 batch, rng) -> uint8 batch, drawing every choice per image.
+
+    ``brightness`` and ``contrast`` scale by a factor in [1 - v, 1 + v]; ``color_temp`` moves
+    red and blue in opposite directions by up to that fraction (warm or cool light); ``jpeg``
+    re-encodes at a quality drawn from (low, high). Augmentation changes the clean image, so
+    the model is taught the same scene under other light; noise is added after it.
+    """
+    import cv2
+
+    def one(im: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if flips:
+            if rng.random() < 0.5:
+                im = im[:, ::-1]
+            if rng.random() < 0.5:
+                im = im[::-1]
+        if rot90:  # a quarter turn would change a non-square image's shape; half turns never do
+            im = np.rot90(im, int(rng.integers(0, 4)) if im.shape[0] == im.shape[1] else 2 * int(rng.integers(0, 2)))
+        if brightness or contrast or color_temp:
+            x = im.astype(np.float32)
+            if contrast:
+                mean = x.mean()
+                x = (x - mean) * rng.uniform(1 - contrast, 1 + contrast) + mean
+            if brightness:
+                x = x * rng.uniform(1 - brightness, 1 + brightness)
+            if color_temp:
+                d = rng.uniform(-color_temp, color_temp)
+                x = x * np.array([1 + d, 1.0, 1 - d], np.float32)
+            im = np.clip(np.rint(x), 0, 255).astype(np.uint8)
+        if jpeg:
+            quality = int(rng.integers(jpeg[0], jpeg[1] + 1))
+            _, buf = cv2.imencode(".jpg", np.ascontiguousarray(im[..., ::-1]), [cv2.IMWRITE_JPEG_QUALITY, quality])
+            im = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+        return np.ascontiguousarray(im)
+
+    def augment(batch_u8: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.stack([one(im, rng) for im in batch_u8])
+
+    return augment
+
+
+def parse_augment(text: str | None) -> Callable | None:
+    """``"flip,rot90,light,jpeg"`` or ``"all"`` -> a hook; None, "" or "none" -> None."""
+    if not text or str(text).strip().lower() == "none":
+        return None
+    names = [n.strip().lower() for n in str(text).split(",") if n.strip()]
+    if names == ["all"]:
+        names = list(AUGMENTATIONS)
+    options: dict = {}
+    for name in names:
+        if name not in AUGMENTATIONS:
+            raise EdgeDenoiseError(f"unknown augmentation '{name}' in '{text}'; choose from {', '.join(AUGMENTATIONS)} or all")
+        options.update(AUGMENTATIONS[name])
+    return make_augment(**options)
+
+
 def train_dataset(
     clean_u8: np.ndarray,
     spec: NoiseSpec,

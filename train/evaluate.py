@@ -19,6 +19,11 @@ from edge_runtime.metrics import score
 from edge_runtime.noise import parse_noise
 
 
+# eval --suite: one fixed set of corruptions, so every model (and every ablation row) is scored alike
+EVAL_SUITE = ("gaussian:0.05", "gaussian:0.1", "gaussian:0.2", "poisson:30", "speckle:0.2", "saltpepper:0.05",
+              "motionblur:9", "motionblur:7+gaussian:0.05")
+
+
 class KerasDenoiser:
     """A .keras model behind the same call as the runtime's engines: batch01 -> batch01."""
 
@@ -26,8 +31,7 @@ class KerasDenoiser:
         self.path = path
         self.model = load_keras_model(path)
         self.name = self.model.name
-        poolings = sum(type(layer).__name__ == "MaxPooling2D" for layer in self.model.layers)
-        self.multiple = 2**poolings
+        self.multiple = model_size_multiple(self.model)
 
     def __call__(self, batch01: np.ndarray) -> np.ndarray:
         """Denoise a batch; sides that are not a multiple of the poolings are reflect-padded, then cropped."""
@@ -39,11 +43,27 @@ class KerasDenoiser:
         return np.asarray(self.model.predict_on_batch(x))[:, :h, :w]
 
 
+def model_size_multiple(model) -> int:
+    """Frame sides must be a multiple of this: 2**poolings for the U-Net and autoencoder,
+    the pixel-unshuffle block for fastnet, 32 for backbone_unet (its encoder halves five times)."""
+    if model.name == "backbone_unet":
+        return 32
+    multiple = 1
+    for layer in model.layers:
+        if type(layer).__name__ == "MaxPooling2D":
+            multiple *= 2
+        elif type(layer).__name__ == "SpaceToDepth":
+            multiple *= layer.block_size
+    return multiple
+
+
 def load_keras_model(path: str | Path):
     """Load a .keras file in safe mode, with one clear line for every way it can be bad."""
     import zipfile
 
     import keras
+
+    import train.layers  # noqa: F401  registers SpaceToDepth/DepthToSpace for safe-mode loading
 
     path = Path(path)
     if not path.exists():
@@ -135,6 +155,26 @@ def evaluate(model_path: str | Path, clean_u8: np.ndarray, noises: list[str], sp
     return result
 
 
+def pivot(result: EvalResult) -> tuple[list[str], dict[str, dict[str, dict]]]:
+    """Methods in first-seen order and {noise: {method: row}}: the model and every baseline side by side."""
+    methods: list[str] = []
+    table: dict[str, dict[str, dict]] = {}
+    for r in result.rows:
+        if r["method"] not in methods:
+            methods.append(r["method"])
+        table.setdefault(r["noise"], {})[r["method"]] = r
+    return methods, table
+
+
+def pivot_lines(result: EvalResult) -> list[str]:
+    methods, table = pivot(result)
+    lines = ["| noise | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
+    for noise, row in table.items():
+        cells = [f"{row[m]['ssim_mean']:.4f} / {row[m]['psnr_mean']:.2f}" if m in row else "" for m in methods]
+        lines.append(f"| {noise} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_eval(result: EvalResult, out_dir: str | Path) -> list[Path]:
     """eval.json, eval.md and eval.png (one grid per noise spec) in ``out_dir``."""
     from train.plots import plot_eval_grid
@@ -148,6 +188,7 @@ def write_eval(result: EvalResult, out_dir: str | Path) -> list[Path]:
     for r in result.rows:
         lines.append(f"| {r['noise']} | {r['method']} | {r['ssim_mean']:.4f} ± {r['ssim_std']:.4f} "
                      f"| {r['psnr_mean']:.2f} ± {r['psnr_std']:.2f} | {r['ms_per_image']:.1f} |")
+    lines += ["", "SSIM / PSNR (dB) per noise, one column per method:", "", *pivot_lines(result)]
     write_text_atomic(out_dir / "eval.md", "\n".join(lines) + "\n")
     plot_eval_grid(result.examples, out_dir / "eval.png")
     return [out_dir / "eval.json", out_dir / "eval.md", out_dir / "eval.png"]

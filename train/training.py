@@ -22,7 +22,10 @@ from edge_runtime.atomic import atomic_path, write_json_atomic
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.noise import parse_noise
 from train.config import TrainConfig
-from train.data import LoadReport, load_images, make_manifest, noisy_pairs, read_manifest, train_dataset, write_manifest
+from train.data import (LoadReport, load_images, make_manifest, noisy_pairs, parse_augment, read_manifest, train_dataset,
+                        write_manifest)
+
+SCHEDULES = ("constant", "cosine")
 
 
 @dataclass
@@ -149,13 +152,16 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     Ctrl-C stops after writing what exists: the best model so far and a backup that
     ``resume=True`` continues from (keras.callbacks.BackupAndRestore).
     """
+    spec = parse_noise(config.noise)
+    check_options(config)  # before importing Keras: a typo costs a second, not ten
+    augment = parse_augment(config.augment)
+
     import keras
 
     from train.losses import make_loss, psnr_metric, ssim_metric
     from train.models import create_model, size_multiple
 
-    spec = parse_noise(config.noise)
-    multiple = size_multiple(config.model, config.depth)
+    multiple = size_multiple(config.model, config.depth, config.scale)
     for name, side in (("--size", config.size), ("--crop", config.crop)):
         if side is not None and (side <= 0 or side % multiple):
             raise EdgeDenoiseError(f"{name} {side}: must be a positive multiple of {multiple} for {config.model} (depth {config.depth})")
@@ -189,9 +195,10 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         "skipped": report.skipped, "converted": report.converted,
     })
     model = create_model(config.model, **config.model_kwargs())
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=make_loss(config.loss),
+    steps = -(-len(arrays["train"]) // config.batch_size)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps)), loss=make_loss(config.loss),
                   metrics=[ssim_metric, psnr_metric])
-    ds = train_dataset(arrays["train"], spec, config.batch_size, config.seed, crop=config.crop)
+    ds = train_dataset(arrays["train"], spec, config.batch_size, config.seed, augment=augment, crop=config.crop)
     val_noisy, val_clean = noisy_pairs(arrays["val"], spec, config.seed + 1)
     history_csv = run_dir / "history.csv"
     if not resume:
@@ -219,6 +226,39 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         return TrainResult(run_dir, {}, interrupted, report)
     metrics = finish_run(config, run_dir, arrays["test"], manifest)
     return TrainResult(run_dir, metrics, interrupted, report)
+
+
+def check_options(config: TrainConfig) -> None:
+    """One clear line for a bad model option, before any image is decoded."""
+    from train.losses import LOSSES
+    from train.models import ATTENTION, BACKBONES, MODELS
+
+    if config.model not in MODELS:
+        raise EdgeDenoiseError(f"unknown model '{config.model}'; choose one of: {', '.join(MODELS)}")
+    if config.loss not in LOSSES:
+        raise EdgeDenoiseError(f"unknown loss '{config.loss}'; choose one of: {', '.join(LOSSES)}")
+    parse_augment(config.augment)
+    if config.schedule not in SCHEDULES:
+        raise EdgeDenoiseError(f"--schedule {config.schedule}: choose one of: {', '.join(SCHEDULES)}")
+    if config.attention not in (None, *ATTENTION):
+        raise EdgeDenoiseError(f"--attention {config.attention}: choose one of: none, {', '.join(ATTENTION)}")
+    if config.model == "fastnet" and config.scale not in (2, 4):
+        raise EdgeDenoiseError(f"--scale {config.scale}: fastnet takes 2 or 4")
+    if config.model == "backbone_unet":
+        if config.backbone not in BACKBONES:
+            raise EdgeDenoiseError(f"--backbone {config.backbone}: choose one of: {', '.join(BACKBONES)}")
+        if config.weights and not Path(config.weights).is_file():
+            raise EdgeDenoiseError(f"--weights {config.weights}: no such weights file (ImageNet weights cannot be "
+                                   f"downloaded here; pass a local no-top .h5 or .weights.h5 file)")
+
+
+def learning_rate(config: TrainConfig, steps_per_epoch: int):
+    """A float for ``constant``; for ``cosine`` a CosineDecay from the rate to 0 over the whole run."""
+    import keras
+
+    if config.schedule == "cosine":
+        return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch))
+    return config.learning_rate
 
 
 def finish_run(config: TrainConfig, run_dir: Path, test_u8: np.ndarray, manifest: dict) -> dict:

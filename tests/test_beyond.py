@@ -1,0 +1,238 @@
+"""Issue 6: blind noise mixtures, augmentation, U-Net options, the edge-efficient fastnet, a
+pretrained-encoder U-Net, and the fixed evaluation suite."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.noise import BLIND, add_noise, parse_noise
+from train.config import TrainConfig, load_config
+from train.data import AUGMENTATIONS, make_augment, parse_augment
+from train.models import build_unet, create_model, size_multiple
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "edge_runtime" / "samples"
+GRAY = np.full((64, 64, 3), 0.5, np.float32)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "edge_denoise", *map(str, args)], capture_output=True, text=True,
+                          cwd=ROOT, env={**os.environ, "COLUMNS": "200"})
+
+
+# --- noise: weighted lists, the blind preset, jpeg ------------------------------------------------
+def test_a_weighted_list_draws_one_alternative_per_image_in_proportion():
+    spec = parse_noise("gaussian:0.2@3,saltpepper:0.5@1")
+    out = spec.apply(np.full((400, 8, 8, 3), 0.5, np.float32), np.random.default_rng(0))
+    salted = np.any((out == 0) | (out == 1), axis=(1, 2, 3)) & (np.abs(out - 0.5) < 1e-6).any(axis=(1, 2, 3))
+    assert 0.18 < salted.mean() < 0.32, "about 1 in 4 images gets salt and pepper"
+    assert len(spec.choices) == 2 and spec.steps == ()
+
+
+def test_single_specs_are_parsed_as_before_and_mixtures_are_reproducible():
+    assert parse_noise("motionblur:7+gaussian:0.05").choices == ()
+    a = add_noise(np.stack([GRAY] * 6), "blind", rng=4)
+    b = add_noise(np.stack([GRAY] * 6), "blind", rng=4)
+    assert np.array_equal(a, b) and a.dtype == np.float32 and 0 <= a.min() and a.max() <= 1
+
+
+def test_the_blind_preset_covers_every_farm_line_corruption():
+    spec = parse_noise("blind")
+    kinds = {step.kind for _, chain in spec.choices for step in chain.steps}
+    assert kinds == {"gaussian", "poisson", "speckle", "saltpepper", "motionblur", "jpeg"}
+    assert spec.text == "blind" and parse_noise(BLIND).choices == spec.choices
+
+
+def test_jpeg_noise_gets_worse_as_quality_drops():
+    from conftest import smooth_image
+
+    clean = smooth_image(64, 64).astype(np.float32) / 255.0
+    clean = add_noise(clean, "gaussian:0.05", rng=0)  # texture for the codec to lose
+    err = {q: np.abs(add_noise(clean, f"jpeg:{q}", rng=0) - clean).mean() for q in (10, 50, 95)}
+    assert err[10] > err[50] > err[95] > 0
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("gaussian:0.1@0", "must be a positive number"),
+    ("gaussian:0.1,,poisson:30", "empty alternative"),
+    ("gaussian:0.1@x", "needs CHAIN@WEIGHT"),
+    ("gaussian:0.1,gausian:0.2", "unknown kind 'gausian'"),
+    ("gaussian:0.1@2,poisson:0", "out of range"),
+])
+def test_bad_weighted_lists_give_one_line_naming_the_whole_spec(spec, says):
+    with pytest.raises(EdgeDenoiseError) as err:
+        parse_noise(spec)
+    assert says in str(err.value) and "\n" not in str(err.value) and f"'{spec}'" in str(err.value)
+
+
+# --- augmentation ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", [*AUGMENTATIONS, "all"])
+def test_each_augmentation_keeps_shape_and_dtype_changes_images_and_repeats_for_a_seed(name):
+    from conftest import smooth_image
+
+    batch = np.stack([smooth_image(32, 32, seed=i) for i in range(8)])
+    hook = parse_augment(name)
+    a, b = hook(batch, np.random.default_rng(1)), hook(batch, np.random.default_rng(1))
+    assert a.shape == batch.shape and a.dtype == np.uint8
+    assert np.array_equal(a, b), "deterministic for a seed"
+    assert not np.array_equal(a, batch), "changes the images"
+
+
+def test_half_turns_only_for_non_square_images():
+    batch = np.random.default_rng(0).integers(0, 256, (6, 16, 24, 3), dtype=np.uint8)
+    assert make_augment(rot90=True, flips=True)(batch, np.random.default_rng(0)).shape == batch.shape
+
+
+def test_unknown_augmentations_list_the_known_ones():
+    assert parse_augment(None) is None and parse_augment("none") is None
+    with pytest.raises(EdgeDenoiseError, match="unknown augmentation 'blur'.*flip, rot90, light, jpeg or all"):
+        parse_augment("flip,blur")
+
+
+# --- models ---------------------------------------------------------------------------------------
+UNET_DEPTH2 = [  # build_unet(width, depth=2) before issue 6: old runs must rebuild layer for layer
+    ("noisy", "InputLayer"), ("down0_conv1", "Conv2D"), ("down0_conv2", "Conv2D"), ("pool0", "MaxPooling2D"),
+    ("down1_conv1", "Conv2D"), ("down1_conv2", "Conv2D"), ("pool1", "MaxPooling2D"), ("bottom_conv1", "Conv2D"),
+    ("bottom_conv2", "Conv2D"), ("up1", "Conv2DTranspose"), ("skip1", "Concatenate"), ("dec1_conv1", "Conv2D"),
+    ("dec1_conv2", "Conv2D"), ("up0", "Conv2DTranspose"), ("skip0", "Concatenate"), ("dec0_conv1", "Conv2D"),
+    ("dec0_conv2", "Conv2D"), ("noise_estimate", "Conv2D"), ("residual", "Add"), ("denoised", "ReLU"),
+]
+
+
+def test_default_unet_has_exactly_the_layers_of_old_runs():
+    model = create_model("unet", **TrainConfig(width=4, depth=2).model_kwargs())
+    assert [(layer.name, type(layer).__name__) for layer in model.layers] == UNET_DEPTH2
+
+
+def test_old_config_files_load_with_every_new_option_off(tmp_path):
+    old = {"model": "unet", "data": "d", "out": "runs/unet", "noise": "gaussian:0.1", "size": 128, "crop": 64,
+           "epochs": 30, "batch_size": 16, "learning_rate": 0.001, "width": 24, "depth": 3, "residual": True,
+           "loss": "mix", "seed": 0, "split_manifest": None, "max_images": None}
+    (tmp_path / "config.json").write_text(json.dumps({"train": old}))
+    cfg = load_config(tmp_path / "config.json")
+    assert cfg.augment is None and cfg.attention is None and not cfg.separable and cfg.schedule == "constant"
+    assert cfg.model_kwargs() == {"width": 24, "depth": 3, "residual": True, "attention": None, "separable": False}
+
+
+@pytest.mark.parametrize("kwargs, present", [
+    ({"attention": "se"}, "down0_se_scale"),
+    ({"attention": "cbam"}, "dec0_sa_scale"),
+    ({"separable": True}, "down1_conv1"),
+])
+def test_unet_options_keep_the_shape_and_load_in_safe_mode(kwargs, present, tmp_path):
+    from train.evaluate import load_keras_model
+
+    model = build_unet(width=4, depth=2, **kwargs)
+    x = np.random.default_rng(0).random((1, 32, 48, 3), dtype=np.float32)
+    assert np.asarray(model(x)).shape == x.shape
+    assert present in [layer.name for layer in model.layers]
+    model.save(tmp_path / "m.keras")
+    again = load_keras_model(tmp_path / "m.keras")
+    assert np.allclose(np.asarray(again(x)), np.asarray(model(x)), atol=1e-6)
+    if kwargs.get("separable"):
+        assert type(model.get_layer("down1_conv1")).__name__ == "SeparableConv2D"
+        assert type(model.get_layer("down0_conv1")).__name__ == "Conv2D", "3 input channels: separable saves nothing"
+
+
+def test_unknown_attention_is_one_line():
+    with pytest.raises(EdgeDenoiseError, match="unknown attention 'sse'; choose one of: None, se, cbam"):
+        build_unet(width=4, depth=2, attention="sse")
+
+
+def _int8(model, size, tmp_path, name):
+    from convert.fixed_shape import fixed_shape_model
+    from convert.tflite import convert_to_tflite, op_names
+
+    calib = np.random.default_rng(0).random((2, size, size, 3), dtype=np.float32)
+    blob = convert_to_tflite(fixed_shape_model(model, (size, size)), "int8", calib=calib)
+    path = tmp_path / f"{name}.tflite"
+    path.write_bytes(blob)
+    return path, op_names(blob)
+
+
+BUILTINS_OK = {"ADD", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "MAX_POOL_2D", "MEAN", "REDUCE_MAX",
+               "MINIMUM", "MUL", "LOGISTIC", "PACK", "QUANTIZE", "RELU", "SHAPE", "STRIDED_SLICE", "TRANSPOSE_CONV",
+               "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "HARD_SWISH"}
+
+
+def test_cbam_unet_converts_to_int8_with_builtin_ops_only(tmp_path):
+    _, ops = _int8(build_unet(width=4, depth=2, attention="cbam", separable=True), 32, tmp_path, "cbam")
+    assert ops <= BUILTINS_OK and {"MEAN", "REDUCE_MAX", "LOGISTIC", "DEPTHWISE_CONV_2D"} <= ops
+
+
+def test_fastnet_has_3x_fewer_macs_per_pixel_than_the_unet_and_runs_int8_in_the_engine(tmp_path):
+    from edge_runtime.engine import load_engine
+    from edge_runtime.macs import count_macs
+
+    size = 64  # MACs per pixel do not depend on the side: every conv is "same"
+    unet_path, _ = _int8(build_unet(width=24, depth=3, residual=True), size, tmp_path, "unet")
+    fast_path, ops = _int8(create_model("fastnet"), size, tmp_path, "fastnet")
+    unet_px = count_macs(unet_path)["macs"] / size**2
+    fast_px = count_macs(fast_path)["macs"] / size**2
+    assert unet_px == 79344 and fast_px == 21888, (unet_px, fast_px)
+    assert unet_px >= 3 * fast_px
+    assert {"SPACE_TO_DEPTH", "DEPTH_TO_SPACE"} <= ops <= BUILTINS_OK
+    x = np.random.default_rng(1).random((1, size, size, 3), dtype=np.float32)
+    y = load_engine(fast_path)(x)
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+
+
+def test_fastnet_loads_in_safe_mode_in_a_fresh_process_and_pads_odd_sizes(tmp_path):
+    create_model("fastnet", width=8, blocks=1).save(tmp_path / "f.keras")
+    code = ("import numpy as np; from train.evaluate import KerasDenoiser; d = KerasDenoiser(__import__('pathlib').Path("
+            f"{str(tmp_path / 'f.keras')!r})); print(d.multiple, d(np.zeros((1, 30, 42, 3), np.float32)).shape)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-5:] == ["4", "(1,", "30,", "42,", "3)"]
+    assert size_multiple("fastnet") == 4 and size_multiple("fastnet", scale=2) == 2 and size_multiple("backbone_unet") == 32
+
+
+def test_backbone_unet_builds_with_random_weights_and_keeps_inputs_in_0_1():
+    model = create_model("backbone_unet", backbone="mobilenetv3", weights=None, width=8)
+    x = np.random.default_rng(0).random((1, 64, 64, 3), dtype=np.float32)
+    y = np.asarray(model(x))
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+    assert model.get_layer("preprocess").get_config()["offset"] == -1.0, "[0, 1] -> MobileNetV3's [-1, 1] inside"
+
+
+# --- training and evaluation ----------------------------------------------------------------------
+def test_blind_fastnet_trains_with_augmentation_cosine_and_l1(tmp_path):
+    from train.training import train
+
+    cfg = TrainConfig(model="fastnet", data=str(SAMPLES), out=str(tmp_path / "run"), noise="blind", size=32,
+                      batch_size=4, epochs=1, max_images=4, width=8, blocks=1, augment="all", schedule="cosine",
+                      loss="l1")
+    result = train(cfg, verbose=0)
+    saved = json.loads((result.run_dir / "config.json").read_text())["train"]
+    assert saved["augment"] == "all" and saved["schedule"] == "cosine" and saved["noise"] == "blind"
+    assert load_config(result.run_dir / "config.json") == cfg and result.metrics["model"]["count"] > 0
+    assert cli("eval", result.run_dir / "model.keras", "--data", SAMPLES, "--size", 32, "--max-images", 2,
+               "--suite").returncode == 0
+    report = json.loads((result.run_dir / "eval_suite" / "eval.json").read_text())
+    from train.evaluate import EVAL_SUITE
+
+    assert [r["noise"] for r in report["rows"] if r["method"] == "model"] == list(EVAL_SUITE)
+    for noise in EVAL_SUITE:
+        assert {"model", "noisy input", "median", "nlmeans"} <= {r["method"] for r in report["rows"] if r["noise"] == noise}
+    assert len(list((result.run_dir / "eval_suite").glob("eval*.png"))) == len(EVAL_SUITE)
+    assert "| motionblur:7+gaussian:0.05 |" in (result.run_dir / "eval_suite" / "eval.md").read_text()
+
+
+@pytest.mark.parametrize("args, says", [
+    (["--model", "backbone_unet", "--weights", "/no/such/file"], "--weights /no/such/file: no such weights file"),
+    (["--attention", "sse"], "--attention sse: choose one of: none, se, cbam"),
+    (["--schedule", "linear"], "--schedule linear: choose one of: constant, cosine"),
+    (["--augment", "flip,blur"], "unknown augmentation 'blur'"),
+    (["--noise", "gaussian:0.1@-1"], "needs CHAIN@WEIGHT"),
+])
+def test_new_train_options_fail_in_one_line_before_any_work(args, says, tmp_path):
+    result = cli("train", *args, "--data", SAMPLES, "--out", tmp_path / "x")
+    assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
+    assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
+    assert not (tmp_path / "x").exists()

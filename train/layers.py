@@ -1,0 +1,56 @@
+"""The two Keras layers edge-denoise needs that Keras lacks: pixel unshuffle and pixel shuffle.
+
+Keras has no SpaceToDepth layer and a Reshape cannot take two unknown sides, so a fully
+convolutional (None, None, 3) model needs these. They call tf.nn.space_to_depth and
+tf.nn.depth_to_space, which the TFLite converter maps to the SPACE_TO_DEPTH and DEPTH_TO_SPACE
+builtins (int8 included). They are registered, so safe-mode loading finds them once this module
+is imported (train.evaluate.load_keras_model does that).
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="edge_denoise")
+class SpaceToDepth(keras.layers.Layer):
+    """(H, W, C) -> (H/b, W/b, C*b*b): every b x b block of pixels becomes channels, nothing lost."""
+
+    def __init__(self, block_size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.block_size = int(block_size)
+
+    def call(self, x):
+        import tensorflow as tf
+
+        return tf.nn.space_to_depth(x, self.block_size)
+
+    def compute_output_shape(self, input_shape):
+        b = self.block_size
+        n, h, w, c = input_shape
+        return (n, None if h is None else h // b, None if w is None else w // b, c * b * b)
+
+    def get_config(self):
+        return {**super().get_config(), "block_size": self.block_size}
+
+
+@keras.saving.register_keras_serializable(package="edge_denoise")
+class DepthToSpace(keras.layers.Layer):
+    """(H, W, C*b*b) -> (H*b, W*b, C): the inverse of SpaceToDepth."""
+
+    def __init__(self, block_size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.block_size = int(block_size)
+
+    def call(self, x):
+        import tensorflow as tf
+
+        return tf.nn.depth_to_space(x, self.block_size)
+
+    def compute_output_shape(self, input_shape):
+        b = self.block_size
+        n, h, w, c = input_shape
+        return (n, None if h is None else h * b, None if w is None else w * b, c // (b * b))
+
+    def get_config(self):
+        return {**super().get_config(), "block_size": self.block_size}
