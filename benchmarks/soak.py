@@ -13,7 +13,6 @@ install has it, else a tiny fixture model built with TensorFlow (a toy: say so w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time

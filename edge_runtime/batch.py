@@ -9,16 +9,14 @@ and unreadable files are named and skipped.
 from __future__ import annotations
 
 import glob as globlib
-import signal
-import threading
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.images import IMAGE_SUFFIXES
 from edge_runtime.sources import VIDEO_SUFFIXES
+from edge_runtime.signals import sigterm_as_keyboard_interrupt
 
 VIDEO_OUT_SUFFIXES = (".mp4", ".avi")
 
@@ -47,8 +45,6 @@ class Job:
 
 def plan_jobs(inputs: list[str | Path], out_dir: str | Path, report: BatchReport) -> list[Job]:
     """Expand files, folders and globs into jobs; unusable inputs go to ``report.failed``."""
-    from edge_runtime.images import list_images
-
     out_dir = Path(out_dir)
     jobs: list[Job] = []
 
@@ -177,22 +173,3 @@ def remove_stale_temps(dst: Path) -> None:
         for stale in dst.parent.glob(pattern):
             stale.unlink(missing_ok=True)
 
-
-@contextmanager
-def sigterm_as_keyboard_interrupt():
-    """Make SIGTERM (systemd stop, docker stop, kill) unwind like Ctrl-C, so temp files are cleaned up.
-
-    Only in the main thread (signal handlers can only be set there); the old handler comes back after.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)

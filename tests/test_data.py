@@ -95,3 +95,13 @@ def test_sixteen_bit_is_scaled_not_clipped(bad_folder):
 def test_an_empty_folder_is_a_clear_error(tmp_path):
     with pytest.raises(EdgeDenoiseError, match="no image files"):
         make_manifest(tmp_path)
+
+
+def test_atomic_writes_leave_files_as_readable_as_a_plain_open_would(tmp_path):
+    import os
+
+    from edge_runtime.atomic import write_text_atomic
+
+    write_text_atomic(tmp_path / "a.txt", "x")
+    (tmp_path / "b.txt").write_text("x")
+    assert os.stat(tmp_path / "a.txt").st_mode & 0o777 == os.stat(tmp_path / "b.txt").st_mode & 0o777

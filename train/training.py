@@ -7,12 +7,8 @@ curves.png, samples.png, metrics.json, and backup/ while a run is unfinished (fo
 from __future__ import annotations
 
 import json
-import os
 import platform
 import shutil
-import signal
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +17,7 @@ import numpy as np
 from edge_runtime.atomic import atomic_path, write_json_atomic
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.noise import parse_noise
+from edge_runtime.signals import sigterm_as_keyboard_interrupt
 from train.config import TrainConfig
 from train.data import (LoadReport, load_images, make_manifest, noisy_pairs, parse_augment, read_manifest, train_dataset,
                         write_manifest)
@@ -96,27 +93,6 @@ def _best_from_history(history_csv: Path) -> float:
         rows = list(csv.DictReader(fh))
     values = [float(r["val_ssim_metric"]) for r in rows if r.get("val_ssim_metric")]
     return max(values, default=-np.inf)
-
-
-@contextmanager
-def sigterm_as_keyboard_interrupt():
-    """SIGTERM (systemd stop, docker stop, kill) ends training like Ctrl-C: best model and backup kept.
-
-    The handler raises KeyboardInterrupt in the main thread, which model.fit unwinds like Ctrl-C;
-    the previous handler is restored afterwards. Elsewhere than the main thread nothing changes.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def handler(signum, frame):
-        raise KeyboardInterrupt(signal.Signals(signum).name)
-
-    old = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, old)
 
 
 def _write_error(exc: OSError, run_dir: Path) -> EdgeDenoiseError:
