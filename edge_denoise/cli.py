@@ -75,6 +75,10 @@ def train(
     max_images: Annotated[Optional[int], typer.Option(help="Use at most N images per split (quick tries).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue an interrupted run in --out.")] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run folder.")] = False,
+    strategy: Annotated[Optional[str], typer.Option(help="auto, mirrored (every GPU of this machine) or multiworker (machines named by TF_CONFIG; docs/distributed.md). Batch size and --lr are per replica. [default: auto]")] = None,
+    peer_timeout: Annotated[Optional[float], typer.Option(help="Seconds to wait for a multi-worker peer or collective op before failing. [default: 120]")] = None,
+    local_workers: Annotated[Optional[int], typer.Option(help="Try multi-worker training: start N workers on 127.0.0.1 with a generated TF_CONFIG.")] = None,
+    max_restarts: Annotated[int, typer.Option(help="--local-workers: restart the workers from the last backup up to N times when one dies.")] = 2,
 ) -> None:
     """Train a denoiser on clean images with fresh synthetic noise every epoch."""
     _quiet_tensorflow()
@@ -94,12 +98,20 @@ def train(
         epochs=epochs, batch_size=batch_size, learning_rate=learning_rate, width=width, depth=depth, loss=loss, seed=seed,
         split_manifest=str(split_manifest) if split_manifest else None, max_images=max_images,
         augment=augment, attention=attention, residual=residual, separable=separable, schedule=schedule, blocks=blocks, scale=scale,
-        backbone=backbone, weights=str(weights) if weights else None,
+        backbone=backbone, weights=str(weights) if weights else None, strategy=strategy, peer_timeout=peer_timeout,
     )
     for name in ("augment", "attention"):  # "none" switches off what a --config turned on
         if str(getattr(cfg, name)).lower() == "none":
             cfg = dataclasses.replace(cfg, **{name: None})
-    result = run_training(cfg, resume=resume, overwrite=overwrite, console=err_console)
+    if local_workers is not None:
+        from train.launcher import launch
+
+        launched = launch(cfg, local_workers, resume=resume, overwrite=overwrite, max_restarts=max_restarts, console=err_console)
+        console.print(f"run folder: {cfg.out} (chief exit code {launched.returncode}, {launched.restarts} restart(s), "
+                      f"worker logs in {launched.log_dir})")
+        raise typer.Exit(launched.returncode)
+    verbose = 2 if os.environ.get("TF_CONFIG") else 1  # a worker's log is a file: one line per epoch, no progress bar
+    result = run_training(cfg, resume=resume, overwrite=overwrite, console=err_console, verbose=verbose)
     _print_load_report(result.load_report)
     if result.interrupted:
         err_console.print(f"[yellow]interrupted[/]: best model so far in {result.run_dir}; continue with --resume --out {result.run_dir}")

@@ -131,6 +131,12 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     spec = parse_noise(config.noise)
     check_options(config)  # before importing Keras: a typo costs a second, not ten
     augment = parse_augment(config.augment)
+    from train.distribute import make_placement, worker_dir
+
+    place = make_placement(config.strategy, config.peer_timeout)  # before any other TF op
+    if not place.is_chief:  # only the chief writes --out; the others train in a temp dir removed at the end
+        config = config.replace(out=str(worker_dir(config.out, place.cluster)))
+        resume, overwrite = resume and (Path(config.out) / "config.json").exists(), True
 
     import keras
 
@@ -170,11 +176,19 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         "counts": {s: int(len(a)) for s, a in arrays.items()},
         "skipped": report.skipped, "converted": report.converted,
     })
-    model = create_model(config.model, **config.model_kwargs())
-    steps = -(-len(arrays["train"]) // config.batch_size)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps)), loss=make_loss(config.loss),
-                  metrics=[ssim_metric, psnr_metric])
-    ds = train_dataset(arrays["train"], spec, config.batch_size, config.seed, augment=augment, crop=config.crop)
+    # the global batch and the learning rate grow with the replicas (the linear scaling rule)
+    global_batch = config.batch_size * place.replicas
+    steps = -(-len(arrays["train"]) // global_batch)
+    with _scope(place):
+        model = create_model(config.model, **config.model_kwargs())
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps, place.replicas)), loss=make_loss(config.loss),
+                      metrics=[ssim_metric, psnr_metric])
+    ds = train_dataset(arrays["train"], spec, global_batch, config.seed, augment=augment, crop=config.crop)
+    if place.multiworker:
+        from train.distribute import patch_keras_for_multiworker, shard_by_data
+
+        patch_keras_for_multiworker(model)
+        ds = shard_by_data(ds)
     val_noisy, val_clean = noisy_pairs(arrays["val"], spec, config.seed + 1)
     history_csv = run_dir / "history.csv"
     if not resume:
@@ -189,11 +203,15 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     try:
         with sigterm_as_keyboard_interrupt():
             model.fit(ds, epochs=config.epochs, validation_data=(val_noisy, val_clean),
-                      batch_size=config.batch_size, callbacks=cbs, verbose=verbose, shuffle=False)
+                      batch_size=global_batch, callbacks=cbs, verbose=verbose, shuffle=False)
     except KeyboardInterrupt:
         interrupted = True
     except OSError as exc:  # disk full while saving the best model, the backup or history.csv
         raise _write_error(exc, run_dir) from None
+    if not place.is_chief:
+        if not interrupted:  # a crashed worker keeps its backup for the restart
+            shutil.rmtree(run_dir, ignore_errors=True)
+        return TrainResult(run_dir, {}, interrupted, report)
     from train.plots import plot_curves
 
     if history_csv.exists():
@@ -220,6 +238,10 @@ def check_options(config: TrainConfig) -> None:
         raise EdgeDenoiseError(f"--attention {config.attention}: choose one of: none, {', '.join(ATTENTION)}")
     if config.model == "fastnet" and config.scale not in (2, 4):
         raise EdgeDenoiseError(f"--scale {config.scale}: fastnet takes 2 or 4")
+    from train.distribute import STRATEGIES
+
+    if config.strategy not in STRATEGIES:
+        raise EdgeDenoiseError(f"--strategy {config.strategy}: choose one of: {', '.join(STRATEGIES)}")
     if config.model == "backbone_unet":
         if config.backbone not in BACKBONES:
             raise EdgeDenoiseError(f"--backbone {config.backbone}: choose one of: {', '.join(BACKBONES)}")
@@ -228,13 +250,21 @@ def check_options(config: TrainConfig) -> None:
                                    f"downloaded here; pass a local no-top .h5 or .weights.h5 file)")
 
 
-def learning_rate(config: TrainConfig, steps_per_epoch: int):
-    """A float for ``constant``; for ``cosine`` a CosineDecay from the rate to 0 over the whole run."""
+def learning_rate(config: TrainConfig, steps_per_epoch: int, replicas: int = 1):
+    """A float for ``constant``; for ``cosine`` a CosineDecay from the rate to 0 over the whole run; times ``replicas``."""
     import keras
 
+    rate = config.learning_rate * replicas
     if config.schedule == "cosine":
-        return keras.optimizers.schedules.CosineDecay(config.learning_rate, decay_steps=max(1, config.epochs * steps_per_epoch))
-    return config.learning_rate
+        return keras.optimizers.schedules.CosineDecay(rate, decay_steps=max(1, config.epochs * steps_per_epoch))
+    return rate
+
+
+def _scope(place):
+    """The strategy's scope, or nothing when training runs without one."""
+    from contextlib import nullcontext
+
+    return place.strategy.scope() if place.strategy is not None else nullcontext()
 
 
 def finish_run(config: TrainConfig, run_dir: Path, test_u8: np.ndarray, manifest: dict) -> dict:
