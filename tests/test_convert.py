@@ -305,3 +305,13 @@ def test_onnx_export_matches_keras(run_model, tmp_path):
     meta = json.loads((tmp_path / "unet_run0_fp32_32x32.json").read_text())
     assert (tmp_path / "unet_run0_fp32_32x32.onnx").exists()
     assert meta["gate"]["max_abs_diff"] < 1e-4 and meta["gate"]["drop"] <= 0.01
+
+
+def test_fixed_size_files_carry_no_dynamic_shape_ops_that_split_the_xnnpack_graph(converted):
+    from convert.tflite import op_names
+
+    out, _ = converted
+    for precision in ("fp32", "int8"):
+        ops = op_names((out / f"unet_run0_{precision}_32x32.tflite").read_bytes())
+        assert "TRANSPOSE_CONV" in ops
+        assert not ops & {"SHAPE", "STRIDED_SLICE", "PACK"}, ops
