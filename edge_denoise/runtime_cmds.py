@@ -148,8 +148,20 @@ def denoise_cmd(
         if status == "failed":
             err_console.print(f"[yellow]skipped[/] {path}: {note}", highlight=False)
 
-    with err_console.status("denoising", spinner="dots"):
-        result = denoise_files(inputs, out, engine, tile=tile, overlap=overlap, overwrite=overwrite, on_item=on_item)
+    written: list[str] = []
+
+    def track(status: str, path: str, note: str) -> None:
+        if status == "written":
+            written.append(path)
+        on_item(status, path, note)
+
+    try:
+        with err_console.status("denoising", spinner="dots"):
+            result = denoise_files(inputs, out, engine, tile=tile, overlap=overlap, overwrite=overwrite, on_item=track)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: finished outputs are whole, the one in progress is gone
+        err_console.print(f"[yellow]interrupted[/]: {len(written)} file(s) written to {out}, all complete; "
+                          "rerun the same command to continue", highlight=False)
+        raise typer.Exit(130) from None
     summary = (f"{len(result.written)} written, {len(result.existing)} already there"
                f"{' (--overwrite to redo)' if result.existing else ''}, {len(result.failed)} skipped as unreadable or unusable; "
                f"{result.frames} frames in {result.seconds:.1f} s -> {out}")

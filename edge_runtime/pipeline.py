@@ -504,7 +504,11 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
         report.stop_reason = flag.reason or "finished"
         report.device = device_info(engine) if engine is not None else device_info()
         if config.report:
-            write_json_atomic(config.report, report.as_dict())
+            try:
+                write_json_atomic(config.report, report.as_dict())
+            except OSError as exc:  # e.g. a full disk: say so in one line, unless a first error is on its way
+                if error is None or isinstance(error, KeyboardInterrupt):
+                    error = EdgeDenoiseError(f"{config.report}: cannot write the report ({exc.strerror or exc})")
     if error is not None and not isinstance(error, KeyboardInterrupt):
         raise error
     return report
