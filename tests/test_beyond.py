@@ -158,7 +158,7 @@ def _int8(model, size, tmp_path, name):
 
 BUILTINS_OK = {"ADD", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "MAX_POOL_2D", "MEAN", "REDUCE_MAX",
                "MINIMUM", "MUL", "LOGISTIC", "PACK", "QUANTIZE", "RELU", "SHAPE", "STRIDED_SLICE", "TRANSPOSE_CONV",
-               "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "HARD_SWISH"}
+               "SPACE_TO_DEPTH", "DEPTH_TO_SPACE", "HARD_SWISH", "RESHAPE"}
 
 
 def test_cbam_unet_converts_to_int8_with_builtin_ops_only(tmp_path):
