@@ -208,14 +208,17 @@ class TFLiteEngine:
             x[...] = self._buf01
         del x
 
+    def _lut_index(self, y: np.ndarray) -> np.ndarray:
+        """Positions of 8-bit output values in the 256-entry lookup tables (uint8 as is, int8 shifted by 128)."""
+        offset = int(np.iinfo(self.output_dtype).min)
+        return y.view(np.uint8) if offset == 0 else (y.astype(np.int16) - offset)
+
     def get_output_frame(self, out: np.ndarray | None = None) -> np.ndarray:
         """The output tensor as uint8 RGB, written into ``out`` (or an engine-owned buffer reused per call)."""
         out = self._out_frame if out is None else out
         y = self._out_view()[0]
         if self._out_lut is not None:
-            offset = int(np.iinfo(self.output_dtype).min)
-            idx = y.view(np.uint8) if offset == 0 else (y.astype(np.int16) - offset)
-            np.take(self._out_lut, idx, out=out)
+            np.take(self._out_lut, self._lut_index(y), out=out)
         else:
             np.multiply(y, np.float32(255.0), out=self._out01)
             np.rint(self._out01, out=self._out01)
@@ -228,9 +231,7 @@ class TFLiteEngine:
         """The output tensor as float32 [0, 1] written into ``out`` (HxWx3 float32); used to blend tiles."""
         y = self._out_view()[0]
         if self._out_lut01 is not None:
-            offset = int(np.iinfo(self.output_dtype).min)
-            idx = y.view(np.uint8) if offset == 0 else (y.astype(np.int16) - offset)
-            np.take(self._out_lut01, idx, out=out)
+            np.take(self._out_lut01, self._lut_index(y), out=out)
         else:
             np.clip(y, 0.0, 1.0, out=out)
         del y

@@ -439,7 +439,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
                 break
             timer.record("capture", t1 - t0)
             if noise is not None:
-                noisy = to_frame_rgb(noise.apply(to_image01(clean), rng))
+                clean01 = to_image01(clean)  # converted once: the noise and the metrics both use it
+                noisy = to_frame_rgb(noise.apply(clean01, rng))
                 timer.record("noise", clock() - t1)
             else:
                 noisy = clean
@@ -450,10 +451,9 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             timer.record("postprocess", post)
             if noise is not None:
                 t2 = clock()
-                c01 = to_image01(clean)
                 n01, d01 = to_image01(noisy), to_image01(denoised)
-                quality_now = {"noisy_ssim": ssim(c01, n01), "noisy_psnr": psnr(c01, n01),
-                               "denoised_ssim": ssim(c01, d01), "denoised_psnr": psnr(c01, d01)}
+                quality_now = {"noisy_ssim": ssim(clean01, n01), "noisy_psnr": psnr(clean01, n01),
+                               "denoised_ssim": ssim(clean01, d01), "denoised_psnr": psnr(clean01, d01)}
                 for k, v in quality_now.items():
                     scores[k] += v
                 scored += 1

@@ -6,7 +6,6 @@ curves.png, samples.png, metrics.json, and backup/ while a run is unfinished (fo
 
 from __future__ import annotations
 
-import json
 import platform
 import shutil
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from edge_runtime.atomic import atomic_path, write_json_atomic
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.noise import parse_noise
 from edge_runtime.signals import sigterm_as_keyboard_interrupt
-from train.config import TrainConfig
+from train.config import TrainConfig, load_config
 from train.data import (LoadReport, load_images, make_manifest, noisy_pairs, parse_augment, read_manifest, train_dataset,
                         write_manifest)
 
@@ -150,8 +149,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     if config.crop and config.crop > config.size:
         raise EdgeDenoiseError(f"--crop {config.crop}: larger than --size {config.size}")
     if resume and (Path(config.out) / "config.json").exists():
-        saved = json.loads((Path(config.out) / "config.json").read_text())["train"]
-        config = TrainConfig(**{**saved, "epochs": config.epochs, "out": config.out})
+        config = load_config(Path(config.out) / "config.json").replace(epochs=config.epochs, out=config.out)
     created = not Path(config.out).exists()
     run_dir = prepare_run_dir(config, resume, overwrite)
     try:
