@@ -39,6 +39,7 @@ def bench(
     ceiling: Annotated[bool, typer.Option("--ceiling/--no-ceiling", help="Measure this CPU's GMAC/s ceiling (large conv models, made once with TensorFlow).")] = True,
     ceiling_dir: Annotated[Optional[Path], typer.Option(help="Folder with ceiling_fp32.tflite and ceiling_int8.tflite (default: the cache; on a device, copy them there).")] = None,
     device_report: Annotated[Optional[list[Path]], typer.Option(help="A report from 'edge-denoise run --report' on another device; repeatable.")] = None,
+    backend: Annotated[str, typer.Option(help="Engine for .tflite rows: auto (LiteRT CompiledModel where available), compiled or interpreter.")] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="Folder for bench.csv/.json/.md and the PNG plots.")] = None,
 ) -> None:
     """Latency, FPS, memory, MACs and quality across models x precision x threads x size, one table.
@@ -110,7 +111,7 @@ def bench(
         models=tuple(str(p) for p in tflites), shipped=shipped, precisions=precisions, threads=thread_list, sizes=sizes,
         warmup=warmup, min_runs=min_runs, seconds=seconds, data=str(data), manifest=str(manifest) if manifest else None,
         images=images, noise=noise, classical=split_list(classical), ceiling_dir=str(ceiling_path) if ceiling and ceiling_path else None,
-        device_reports=tuple(str(p) for p in device_report or []), repeat=repeat,
+        device_reports=tuple(str(p) for p in device_report or []), repeat=repeat, backend=backend,
     )
     with err_console.status("benchmarking", spinner="dots") as status:
         result = run_bench(config, references=tuple(refs), extra_rows=tuple(extra_rows), log=status.update)

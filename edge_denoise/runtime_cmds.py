@@ -43,11 +43,12 @@ def run_cmd(
     source: Annotated[Optional[str], typer.Option("--source", "-s", help="URI: 0, v4l2:///dev/video0, picamera2://0, csi://0, rtsp://..., clip.mp4, photos/, 'shots/*.jpg'.")] = None,
     camera: Annotated[Optional[int], typer.Option("--camera", help="Camera index (shortcut for --source N).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Run on a clip of the bundled sample photos with noise added.")] = False,
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name (unet, autoencoder).")] = "unet",
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (blind, the default), unet, autoencoder.")] = "fastnet",
     precision: Annotated[str, typer.Option(help="Shipped model precision: int8 or fp16.")] = "int8",
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
+    backend: Annotated[str, typer.Option(help="auto (LiteRT CompiledModel with low-memory XNNPACK where available, else the Interpreter), compiled or interpreter.")] = "auto",
     tile: Annotated[Optional[bool], typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model (default: tile files, resize live).")] = None,
     overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 16,
     add_noise: Annotated[Optional[str], typer.Option("--add-noise", help="Corrupt clean frames first and report live SSIM/PSNR, e.g. gaussian:0.1.")] = None,
@@ -92,7 +93,7 @@ def run_cmd(
         raise EdgeDenoiseError("--keep and --max-save-mb rotate the frames of --save DIR: give --save too")
     if min_free_mb < 0:
         raise EdgeDenoiseError(f"--min-free-mb must be zero or more, got {min_free_mb}")
-    config = RunConfig(source=uri, model=model, precision=precision, model_size=_parse_model_size(model_size), threads=threads, delegate=delegate, tile=tile, overlap=overlap,
+    config = RunConfig(source=uri, model=model, precision=precision, model_size=_parse_model_size(model_size), threads=threads, delegate=delegate, backend=backend, tile=tile, overlap=overlap,
                        add_noise=add_noise, display=display, save=save, report=str(report) if report else None,
                        frames=frames, duration=duration, capture_size=_parse_size(capture_size), reconnect_s=reconnect,
                        metrics_port=metrics_port, metrics_host=metrics_host, log_json=str(log_json) if log_json else None,
@@ -128,11 +129,12 @@ def run_cmd(
 def denoise_cmd(
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders, globs and videos.")],
     out: Annotated[Path, typer.Option(help="Folder for the denoised files (inputs are never overwritten).")],
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name (unet, autoencoder).")] = "unet",
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (blind, the default), unet, autoencoder.")] = "fastnet",
     precision: Annotated[str, typer.Option(help="Shipped model precision: int8 or fp16.")] = "int8",
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads.")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
+    backend: Annotated[str, typer.Option(help="auto (LiteRT CompiledModel with low-memory XNNPACK where available, else the Interpreter), compiled or interpreter.")] = "auto",
     tile: Annotated[bool, typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model.")] = True,
     overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 16,
     overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
@@ -142,7 +144,7 @@ def denoise_cmd(
     from edge_runtime.engine import load_engine
     from edge_runtime.pipeline import resolve_model
 
-    engine = load_engine(resolve_model(model, precision, _parse_model_size(model_size)), threads=threads, delegate=delegate)
+    engine = load_engine(resolve_model(model, precision, _parse_model_size(model_size)), threads=threads, delegate=delegate, backend=backend)
 
     def on_item(status: str, path: str, note: str) -> None:
         if status == "failed":

@@ -77,6 +77,7 @@ class BenchConfig:
     device_reports: tuple[str, ...] = ()
     repeat: int = 1
     worker_timeout_s: float = 600.0
+    backend: str = "auto"  # engine backend for every .tflite row: auto, compiled or interpreter
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -276,7 +277,7 @@ def _worker(job_path: str) -> dict:
     runtime = find_runtime()
     frames = np.load(job["frames"])
     base_mb = _rss_now_mb() or _peak_rss_mb()  # python + numpy + runtime + frames: not the model's
-    engine = load_engine(job["path"], threads=int(job["threads"]))
+    engine = load_engine(job["path"], threads=int(job["threads"]), backend=job.get("backend", "auto"))
     if frames.shape[1:3] != engine.input_hw:
         raise EdgeDenoiseError(f"internal: frames {frames.shape[1:3]} for a {engine.input_hw} model")
     stats = time_engine(engine, frames, job["warmup"], job["min_runs"], job["seconds"], job["max_runs"])
@@ -286,7 +287,7 @@ def _worker(job_path: str) -> dict:
     peak = _peak_rss_mb()
     return {**stats, "peak_rss_mb": peak, "model_rss_mb": peak - base_mb, "input_hw": list(engine.input_hw),
             "input_dtype": str(engine.input_dtype), "runtime": f"{runtime.name} {runtime.version}",
-            "zero_copy_input": engine.zero_copy_input}
+            "zero_copy_input": engine.zero_copy_input, "backend": engine.backend}
 
 
 def measure_file(path: str | Path, threads: int, frames_npy: Path, config: BenchConfig,
@@ -294,7 +295,7 @@ def measure_file(path: str | Path, threads: int, frames_npy: Path, config: Bench
     """Run the worker for one file and thread count; a load error, crash or timeout is returned as {"error": ...}."""
     job = {"path": str(path), "threads": int(threads), "frames": str(frames_npy), "warmup": config.warmup,
            "min_runs": config.min_runs, "seconds": config.seconds, "max_runs": config.max_runs,
-           "outputs": str(outputs_npy) if outputs_npy else None}
+           "outputs": str(outputs_npy) if outputs_npy else None, "backend": config.backend}
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as fh:
         json.dump(job, fh)
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
@@ -322,7 +323,7 @@ def _row(kind: str, model: str, precision: str | None, size: str | None, threads
            "device": "this machine", "status": "ok", "error": None, "p50_ms": None, "p90_ms": None,
            "p99_ms": None, "mean_ms": None, "runs": None, "io_ms": None, "fps": None, "peak_rss_mb": None,
            "model_rss_mb": None, "file_bytes": None, "macs": None, "gmacs": None, "ceiling_pct": None,
-           "ssim": None, "psnr": None, "flags": [], "p50_runs": [], "run_diff_pct": None, "path": None}
+           "ssim": None, "psnr": None, "flags": [], "p50_runs": [], "run_diff_pct": None, "backend": None, "path": None}
     row.update(extra)
     return row
 
@@ -461,11 +462,11 @@ def _measure_ceiling(config: BenchConfig, frames: _Frames, threads: tuple[int, .
 def _input_hw(path: Path) -> tuple[int, int]:
     from edge_runtime.engine import load_engine
 
-    return load_engine(path, threads=1).input_hw
+    return load_engine(path, threads=1, backend="interpreter").input_hw  # the cheapest way to open it
 
 
 def _fill_timing(row: dict, res: dict) -> None:
-    for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "runs", "io_ms", "fps", "peak_rss_mb", "model_rss_mb"):
+    for k in ("p50_ms", "p90_ms", "p99_ms", "mean_ms", "runs", "io_ms", "fps", "peak_rss_mb", "model_rss_mb", "backend"):
         if k in res:
             row[k] = res[k]
     if row.get("macs") and row.get("p50_ms"):
@@ -753,7 +754,7 @@ def _key(r: dict) -> tuple:
 # --- output ------------------------------------------------------------------------------------
 COLUMNS = ("kind", "model", "precision", "size", "threads", "device", "status", "p50_ms", "p90_ms", "p99_ms", "runs",
            "io_ms", "fps", "peak_rss_mb", "model_rss_mb", "file_bytes", "macs", "gmacs", "ceiling_pct", "ssim", "psnr",
-           "run_diff_pct", "p50_runs", "flags", "error", "path")
+           "run_diff_pct", "p50_runs", "flags", "backend", "error", "path")
 
 
 def label(r: dict) -> str:

@@ -542,7 +542,9 @@ def _load_model(host: Host, ctx: dict):
     ctx["engine"] = None
     model = ctx.get("model")
     try:
-        path = resolve_model(model or "unet")
+        from edge_runtime.zoo import DEFAULT_MODEL
+
+        path = resolve_model(model or DEFAULT_MODEL)
     except EdgeDenoiseError as exc:
         ctx["model_check"] = Check("model", WARN, f"no model to try: {exc}" if model else
                                    "no shipped model in this install and no --model given",
@@ -571,8 +573,15 @@ def check_model(host: Host, ctx: dict) -> Check:
 
 
 def delegated_nodes(engine) -> int | None:
-    """How many nodes of the graph a delegate (XNNPACK by default) took over; None when unknown."""
+    """How many nodes of the graph a delegate (XNNPACK by default) took over; None when unknown.
+
+    The compiled backend runs on LiteRT's XNNPACK CPU accelerator and keeps its Interpreter for
+    inspection only; allocating that one applies the same build's XNNPACK delegate, which shows
+    what XNNPACK takes over.
+    """
     try:
+        if getattr(engine, "backend", "interpreter") == "compiled":
+            engine.interpreter.allocate_tensors()
         ops = engine.interpreter._get_ops_details()
     except Exception:
         return None
@@ -591,8 +600,9 @@ def check_xnnpack(host: Host, ctx: dict) -> Check:
     if n == 0:
         return Check("xnnpack", WARN, "no node delegated: XNNPACK is off in this runtime build (CPU kernels only, slower)",
                      "pip install -U ai-edge-litert (its wheels apply XNNPACK by default)")
-    return Check("xnnpack", OK, f"on ({n} delegated partition{'s' if n != 1 else ''}, {engine.threads} threads)",
-                 data={"partitions": n, "threads": engine.threads})
+    backend = getattr(engine, "backend", "interpreter")
+    return Check("xnnpack", OK, f"on ({n} delegated partition{'s' if n != 1 else ''}, {engine.threads} threads, "
+                 f"{backend} backend)", data={"partitions": n, "threads": engine.threads, "backend": backend})
 
 
 def check_smoke_run(host: Host, ctx: dict) -> Check:

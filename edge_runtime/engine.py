@@ -6,7 +6,11 @@ many Raspberry Pi images still carry. Whichever loaded is reported in ``runtime_
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -119,10 +123,194 @@ def check_tflite_file(path: Path) -> None:
         raise EdgeDenoiseError(f"{path}: not a TFLite model (no TFL3 flatbuffer identifier)")
 
 
+BACKENDS = ("auto", "compiled", "interpreter")
+# XNNPACK delegate flags (tensorflow/lite/delegates/xnnpack/xnnpack_delegate.h): quantized signed and
+# unsigned 8-bit operators, and indirection buffers rebuilt per run in a shared workspace instead of
+# one persistent buffer per convolution (8 bytes x 9 taps per output pixel: 22 MB per 3x3 conv at VGA).
+XNNPACK_QS8, XNNPACK_QU8, XNNPACK_TRANSIENT_INDIRECTION_BUFFER = 0x1, 0x2, 0x20
+COMPILED_XNNPACK_FLAGS = XNNPACK_QS8 | XNNPACK_QU8 | XNNPACK_TRANSIENT_INDIRECTION_BUFFER
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def compiled_model_available() -> bool:
+    """True where ai-edge-litert has the CompiledModel API with XNNPACK flags (2.x; not tflite-runtime)."""
+    import dataclasses
+
+    try:
+        from ai_edge_litert.compiled_model import CompiledModel  # noqa: F401
+        from ai_edge_litert.cpu_options import CpuOptions
+    except ImportError:
+        return False
+    return "xnnpack_flags" in {f.name for f in dataclasses.fields(CpuOptions)}
+
+
+def choose_backend(backend: str, runtime: Runtime, delegate: str | None) -> str:
+    """``compiled`` (LiteRT CompiledModel, low-memory XNNPACK) where it exists, else ``interpreter``.
+
+    ``auto`` (the default) also honours the ``EDGE_DENOISE_BACKEND`` environment variable. External
+    delegates (``--delegate``) plug into the Interpreter only.
+    """
+
+    wanted = backend if backend != "auto" else os.environ.get("EDGE_DENOISE_BACKEND", "auto") or "auto"
+    if wanted not in BACKENDS:
+        raise EdgeDenoiseError(f"unknown backend {wanted!r}: use one of {', '.join(BACKENDS)}")
+    usable = runtime.name == "ai-edge-litert" and delegate is None and compiled_model_available()
+    if wanted == "compiled" and not usable:
+        why = "--delegate needs the interpreter" if delegate else f"{runtime.name} {runtime.version} has no CompiledModel API"
+        raise EdgeDenoiseError(f"backend 'compiled' is not available here ({why}): use --backend interpreter")
+    if wanted == "auto":
+        return "compiled" if usable else "interpreter"
+    return wanted
+
+
+class InterpreterIO:
+    """Input and output arrays of an allocated Interpreter: views into its tensors."""
+
+    def __init__(self, interpreter, in_index: int, out_index: int):
+        self.interpreter = interpreter
+        self._in, self._out = interpreter.tensor(in_index), interpreter.tensor(out_index)
+
+    def input(self) -> np.ndarray:
+        return self._in()[0]
+
+    def run(self) -> None:
+        self.interpreter.invoke()
+
+    def output(self) -> np.ndarray:
+        return self._out()[0]
+
+
+def _flush_c_stdio() -> None:
+    """fflush(NULL): native libraries may hold log lines in a C stdio buffer until exit."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(None).fflush(None)
+    except (OSError, AttributeError):
+        pass
+
+
+@contextmanager
+def _quiet_native_stderr():
+    """Keep LiteRT's native INFO/WARNING lines (accelerator registry, vendor plugins) off the terminal.
+
+    They are written by C++ straight to file descriptor 2; what was written is returned in the list
+    so an error can still quote it.
+    """
+    import sys
+    import tempfile
+
+    captured: list[str] = []
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real fd 2 (embedded interpreters, some test runners)
+        yield captured
+        return
+    with tempfile.TemporaryFile(mode="w+b") as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            _flush_c_stdio()
+            os.dup2(saved, 2)
+            os.close(saved)
+            tmp.seek(0)
+            captured.extend(tmp.read().decode("utf-8", "replace").splitlines())
+            others = [line for line in captured if not _is_litert_log(line)]
+            if others:  # anything else written meanwhile (another thread's warning) still reaches stderr
+                sys.stderr.write("\n".join(others) + "\n")
+
+
+def _is_litert_log(line: str) -> bool:
+    """LiteRT's native log lines: 'INFO: [file.cc:12] ...', 'WARNING: ...', and their '└' continuation."""
+    return line.startswith(("INFO: ", "WARNING: ", "ERROR: ", "VERBOSE: ", "└")) or not line.strip()
+
+
+_OPEN_MODELS: "weakref.WeakSet[CompiledIO]" = weakref.WeakSet()
+
+
+_COMPILED_ANY = False
+
+
+@atexit.register
+def _close_open_models() -> None:
+    """Close compiled models quietly; LiteRT's static accelerator registry also logs its teardown
+    after Python has finished, so fd 2 goes to /dev/null from here on (tracebacks are already out)."""
+    for io in list(_OPEN_MODELS):
+        io.close()
+    if _COMPILED_ANY:
+        _flush_c_stdio()
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+        except OSError:
+            pass
+
+
+class CompiledIO:
+    """The same for a LiteRT CompiledModel: host arrays copied into and out of its tensor buffers.
+
+    Chosen over the Interpreter because it takes XNNPACK flags: with transient indirection buffers
+    the VGA int8 U-Net runs in about half the memory (see benchmarks/runtime_fps.py).
+    """
+
+    def __init__(self, path: Path, threads: int, shape: tuple[int, ...], in_dtype: np.dtype, out_dtype: np.dtype):
+        from ai_edge_litert.compiled_model import CompiledModel
+        from ai_edge_litert.cpu_options import CpuOptions
+        from ai_edge_litert.hardware_accelerator import HardwareAccelerator
+        from ai_edge_litert.options import Options
+
+        options = Options(hardware_accelerators=HardwareAccelerator.CPU,
+                          cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=COMPILED_XNNPACK_FLAGS))
+        self._x = np.zeros(shape, in_dtype)
+        self._y = np.zeros(shape, out_dtype)
+        # LiteRT sets itself up (environment, accelerators, XNNPACK plan) on the first run, so that
+        # run happens here, inside the quiet block, on a blank frame.
+        with _quiet_native_stderr() as log:
+            try:
+                self.model = CompiledModel.from_file(str(path), options=options)
+                self._ins, self._outs = self.model.create_input_buffers(0), self.model.create_output_buffers(0)
+                self.run()
+            except (RuntimeError, ValueError) as exc:
+                errors = [line for line in log if "ERROR" in line]
+                detail = errors[-1].strip() if errors else _first_line(exc)
+                raise EdgeDenoiseError(f"{path}: LiteRT cannot compile this model ({detail}); "
+                                       "try --backend interpreter") from None
+        global _COMPILED_ANY
+        _COMPILED_ANY = True
+        _OPEN_MODELS.add(self)
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the model quietly (LiteRT logs every accelerator it tears down)."""
+        if getattr(self, "model", None) is None:
+            return
+        with _quiet_native_stderr():
+            self.model = self._ins = self._outs = None
+
+    def input(self) -> np.ndarray:
+        return self._x[0]
+
+    def run(self) -> None:
+        self._ins[0].write(self._x)
+        self.model.run_by_index(0, self._ins, self._outs)
+        self._y = self._outs[0].read(self._y.size, self._y.dtype).reshape(self._y.shape)
+
+    def output(self) -> np.ndarray:
+        return self._y[0]
+
+
 class TFLiteEngine:
     """One .tflite denoiser: fixed input HxWx3, float32 or integer I/O, quantization handled here."""
 
-    def __init__(self, path: str | Path, threads: int = 2, delegate: str | None = None):
+    def __init__(self, path: str | Path, threads: int = 2, delegate: str | None = None, backend: str = "auto"):
         self.path = Path(path)
         check_tflite_file(self.path)
         self.runtime = find_runtime()
@@ -136,15 +324,20 @@ class TFLiteEngine:
                 delegates = [self.runtime.load_delegate(delegate)]
             except (ValueError, OSError) as exc:
                 raise EdgeDenoiseError(f"{delegate}: cannot load delegate ({exc})") from None
+        self.backend = choose_backend(backend, self.runtime, delegate)
+        self.backend_note = ""
+        self.threads = int(threads)
+        self._delegates = delegates
         try:
-            self.interpreter = self.runtime.interpreter_class(
-                model_path=str(self.path), num_threads=int(threads), experimental_delegates=delegates
+            # The Interpreter reads the graph (I/O details); it is also what runs it, unless compiled.
+            interpreter = self.runtime.interpreter_class(
+                model_path=str(self.path), num_threads=self.threads, experimental_delegates=delegates
             )
-            self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise EdgeDenoiseError(f"{self.path}: the interpreter cannot load this model ({first})") from None
-        inputs, outputs = self.interpreter.get_input_details(), self.interpreter.get_output_details()
+            raise EdgeDenoiseError(f"{self.path}: the interpreter cannot load this model ({_first_line(exc)})") from None
+        inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        self._interpreter = interpreter if self.backend == "interpreter" else None
+        del interpreter  # compiled: freed before the compiled model allocates (peak RSS)
         if len(inputs) != 1 or len(outputs) != 1:
             raise EdgeDenoiseError(f"{self.path}: expected one input and one output, found {len(inputs)} and {len(outputs)}")
         self._in, self._out = inputs[0], outputs[0]
@@ -154,33 +347,59 @@ class TFLiteEngine:
             raise EdgeDenoiseError(f"{self.path}: input shape {list(shape)} is not [1, H, W, 3] (an RGB denoiser)")
         if out_shape != shape:
             raise EdgeDenoiseError(f"{self.path}: output shape {list(out_shape)} differs from input shape {list(shape)}")
-        self.threads = int(threads)
         self.delegate = delegate
         self.input_hw = (shape[1], shape[2])
         self.input_dtype = np.dtype(self._in["dtype"])
         self.output_dtype = np.dtype(self._out["dtype"])
         self.in_scale, self.in_zero = self._in["quantization"]
         self.out_scale, self.out_zero = self._out["quantization"]
+        self._io = self._open_io(shape, requested=backend)
         self.name = self.metadata.get("name", self.path.stem)
         self._prepare_frame_path()
+
+    def _open_io(self, shape: tuple[int, ...], requested: str):
+        """The compiled model, or the Interpreter; ``auto`` falls back to the Interpreter when LiteRT
+        cannot compile a file (an op its CPU accelerator lacks), asking for ``compiled`` does not."""
+        if self.backend == "compiled":
+            try:
+                return CompiledIO(self.path, self.threads, shape, self.input_dtype, self.output_dtype)
+            except EdgeDenoiseError as exc:
+                if requested == "compiled" or os.environ.get("EDGE_DENOISE_BACKEND") == "compiled":
+                    raise
+                self.backend, self.backend_note = "interpreter", f"compiled backend unavailable: {exc}"
+                self._interpreter = None
+        interpreter = self.interpreter
+        try:
+            interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise EdgeDenoiseError(f"{self.path}: the interpreter cannot load this model ({_first_line(exc)})") from None
+        return InterpreterIO(interpreter, self._in["index"], self._out["index"])
+
+    @property
+    def interpreter(self):
+        """The Interpreter over this file: the one that runs it, or (compiled backend) one made on
+        first use for inspection only (tensor and op details), never allocated here."""
+        if self._interpreter is None:
+            self._interpreter = self.runtime.interpreter_class(
+                model_path=str(self.path), num_threads=self.threads, experimental_delegates=self._delegates)
+        return self._interpreter
 
     # --- the frame path: uint8 RGB in, uint8 RGB out, no per-frame allocation -------------------
     def _prepare_frame_path(self) -> None:
         """Work out once how a uint8 frame reaches the input tensor and how the output becomes one.
 
         A uint8-I/O model quantized with scale 1/255 and zero point 0 takes the frame's bytes as they
-        are (zero-copy: written straight into the interpreter's tensor). Everything else goes through
-        one preallocated float32 buffer. ``interpreter.tensor()`` hands out the accessor functions; the
-        arrays they return are views that must not be held across ``invoke()``.
+        are (no conversion: copied straight into the input tensor). Everything else goes through
+        one preallocated float32 buffer. The arrays ``self._io`` hands out may be views into the
+        interpreter's tensors, which must not be held across ``invoke()``.
         """
         h, w = self.input_hw
-        self._in_view = self.interpreter.tensor(self._in["index"])
-        self._out_view = self.interpreter.tensor(self._out["index"])
         self.zero_copy_input = bool(
             self.input_dtype == np.uint8 and self.in_zero == 0 and abs(self.in_scale * 255.0 - 1.0) < 1e-3
         )
-        self._buf01 = np.empty((h, w, 3), np.float32)
-        self._out01 = np.empty((h, w, 3), np.float32)
+        # Float scratch only where a conversion needs it (3.7 MB each at VGA).
+        needs_in_scratch = not self.zero_copy_input and self.input_dtype != np.float32
+        self._buf01 = np.empty((h, w, 3), np.float32) if needs_in_scratch else None
         self._out_frame = np.empty((h, w, 3), np.uint8)
         # Output codes -> uint8 pixels: a 256-entry lookup table for 8-bit outputs.
         if self.output_dtype in (np.uint8, np.int8):
@@ -191,10 +410,11 @@ class TFLiteEngine:
             self._out_lut01 = np.clip((codes - self.out_zero) * self.out_scale, 0.0, 1.0).astype(np.float32)
         else:
             self._out_lut = self._out_lut01 = None
+        self._out01 = np.empty((h, w, 3), np.float32) if self._out_lut is None else None
 
     def set_input_frame(self, frame_rgb: np.ndarray) -> None:
         """Write one uint8 RGB frame of exactly the input size into the input tensor (the one conversion place)."""
-        x = self._in_view()[0]
+        x = self._io.input()
         if self.zero_copy_input:
             x[...] = frame_rgb
         elif self.input_dtype == np.float32:
@@ -216,7 +436,7 @@ class TFLiteEngine:
     def get_output_frame(self, out: np.ndarray | None = None) -> np.ndarray:
         """The output tensor as uint8 RGB, written into ``out`` (or an engine-owned buffer reused per call)."""
         out = self._out_frame if out is None else out
-        y = self._out_view()[0]
+        y = self._io.output()
         if self._out_lut is not None:
             np.take(self._out_lut, self._lut_index(y), out=out)
         else:
@@ -229,7 +449,7 @@ class TFLiteEngine:
 
     def get_output01_into(self, out: np.ndarray) -> np.ndarray:
         """The output tensor as float32 [0, 1] written into ``out`` (HxWx3 float32); used to blend tiles."""
-        y = self._out_view()[0]
+        y = self._io.output()
         if self._out_lut01 is not None:
             np.take(self._out_lut01, self._lut_index(y), out=out)
         else:
@@ -253,7 +473,9 @@ class TFLiteEngine:
             "path": str(self.path), "name": self.name, "input_hw": list(self.input_hw),
             "input_dtype": str(self.input_dtype), "output_dtype": str(self.output_dtype),
             "zero_copy_input": self.zero_copy_input, "threads": self.threads, "delegate": self.delegate,
-            "runtime": self.runtime.name, "runtime_version": self.runtime.version, "metadata": self.metadata,
+            "runtime": self.runtime.name, "runtime_version": self.runtime.version, "backend": self.backend,
+            "backend_note": self.backend_note,
+            "metadata": self.metadata,
         }
 
     def set_input01(self, image01: np.ndarray) -> None:
@@ -263,17 +485,17 @@ class TFLiteEngine:
         else:
             info = np.iinfo(self.input_dtype)
             x = np.clip(np.rint(image01 / self.in_scale + self.in_zero), info.min, info.max).astype(self.input_dtype)
-        self.interpreter.set_tensor(self._in["index"], x[None])
+        self._io.input()[...] = x
 
     def get_output01(self) -> np.ndarray:
         """The output tensor as HxWx3 float32 in [0, 1]."""
-        y = self.interpreter.get_tensor(self._out["index"])[0]
+        y = self._io.output()
         if self.output_dtype != np.float32:
             y = (y.astype(np.float32) - self.out_zero) * self.out_scale
         return np.clip(y, 0.0, 1.0)
 
     def invoke(self) -> None:
-        self.interpreter.invoke()
+        self._io.run()
 
     def denoise01(self, image01: np.ndarray) -> np.ndarray:
         """Denoise one HxWx3 image of exactly the model's input size."""
@@ -290,6 +512,6 @@ class TFLiteEngine:
         return np.stack([self.denoise01(x) for x in batch01])
 
 
-def load_engine(path: str | Path, threads: int = 2, delegate: str | None = None) -> TFLiteEngine:
-    """Load a .tflite denoiser with ``threads`` interpreter threads (XNNPACK on by default)."""
-    return TFLiteEngine(path, threads=threads, delegate=delegate)
+def load_engine(path: str | Path, threads: int = 2, delegate: str | None = None, backend: str = "auto") -> TFLiteEngine:
+    """Load a .tflite denoiser with ``threads`` CPU threads (XNNPACK on by default); see ``choose_backend``."""
+    return TFLiteEngine(path, threads=threads, delegate=delegate, backend=backend)

@@ -26,6 +26,7 @@ import numpy as np
 
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.timing import STAGES, StageTimer
+from edge_runtime.zoo import DEFAULT_MODEL
 
 STATUS_EVERY_S = 0.5
 
@@ -35,11 +36,12 @@ class RunConfig:
     """Everything one ``edge-denoise run`` needs; saved inside the report."""
 
     source: str = "0"
-    model: str = "unet"
+    model: str = DEFAULT_MODEL
     precision: str = "int8"  # picks among shipped models of that name
     model_size: tuple[int, int] | None = None  # (height, width) of a shipped model; None: VGA for live, else 128
     threads: int = 2
     delegate: str | None = None
+    backend: str = "auto"  # engine backend: auto (CompiledModel where available), compiled, interpreter
     tile: bool | None = None  # None: tile files at full resolution, resize live frames
     overlap: int = 16
     add_noise: str | None = None
@@ -250,7 +252,7 @@ class FrameDenoiser:
 
 def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, int] | None = None,
                   live: bool = False) -> Path:
-    """A .tflite path as given, or a shipped model found by name (``unet``, ``autoencoder``) through the zoo.
+    """A .tflite path as given, or a shipped model found by name (``fastnet``, ``unet``, ``autoencoder``) through the zoo.
 
     Among shipped files of that name and precision, ``size`` (H, W) picks one exactly; without it a
     live camera gets the 480x640 (VGA) file and everything else the 128x128 one, else whatever exists.
@@ -271,8 +273,9 @@ def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, i
         have = sorted({m["precision"] for m in models})
         raise EdgeDenoiseError(f"--model {text} --precision {precision}: not shipped; {text} comes as {', '.join(have)}")
     preferred = [size] if size else ([(480, 640), (128, 128)] if live else [(128, 128), (480, 640)])
+    io_first = "uint8" if live else "float32"  # camera frames are uint8: no conversion, a quarter of the I/O memory
     for hw in preferred:
-        for m in sorted(same, key=lambda m: (m["io_dtype"] != "float32", m["path"])):
+        for m in sorted(same, key=lambda m: (m["io_dtype"] != io_first, m["path"])):
             if m["input_size"] and tuple(m["input_size"]) == tuple(hw):
                 return Path(m["path"])
     if size:
@@ -389,7 +392,7 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
 
             live = parse_uri(config.source).live
             engine = load_engine(resolve_model(config.model, config.precision, config.model_size, live),
-                                 threads=config.threads, delegate=config.delegate)
+                                 threads=config.threads, delegate=config.delegate, backend=config.backend)
         report.model = engine.describe()
         if source is None:
             source = _open_source_for(config, engine)

@@ -69,3 +69,63 @@ def test_corrupt_and_missing_model_files_are_one_line(tmp_path):
     for path, why in ((bad, "not a TFLite model"), (tmp_path / "none.tflite", "no such model file")):
         with pytest.raises(EdgeDenoiseError, match=why):
             load_engine(path)
+
+
+# --- backends: LiteRT's CompiledModel (default where it exists) and the classic Interpreter -----------
+from edge_runtime.engine import Runtime, choose_backend, compiled_model_available  # noqa: E402
+
+needs_compiled = pytest.mark.skipif(not compiled_model_available(), reason="this ai-edge-litert has no CompiledModel")
+
+
+@needs_compiled
+@pytest.mark.parametrize("model", ["uint8_model", "float_model"])
+def test_compiled_and_interpreter_backends_give_the_same_frames(model, request):
+    path = request.getfixturevalue(model)
+    compiled, classic = load_engine(path, backend="compiled"), load_engine(path, backend="interpreter")
+    assert (compiled.backend, classic.backend) == ("compiled", "interpreter")
+    for seed in range(3):
+        f = frame(seed=seed)
+        assert np.array_equal(compiled.denoise_frame(f), classic.denoise_frame(f))
+    x = frame(seed=9).astype(np.float32) / 255.0
+    assert np.allclose(compiled.denoise01(x), classic.denoise01(x), atol=1e-6)
+
+
+@needs_compiled
+def test_auto_picks_the_compiled_backend_and_keeps_litert_logs_off_the_terminal(uint8_model, capfd):
+    engine = load_engine(uint8_model)
+    engine.denoise_frame(frame())
+    assert engine.backend == "compiled" and engine.describe()["backend"] == "compiled"
+    assert "accelerator" not in capfd.readouterr().err.lower()
+    # the inspection Interpreter still lists the graph for doctor and the tests
+    assert engine.interpreter.get_input_details()[0]["dtype"] == np.uint8
+
+
+def test_backend_choice_follows_the_flag_then_the_environment(monkeypatch):
+    litert = Runtime("ai-edge-litert", "2.3.0", object, object)
+    old = Runtime("tflite-runtime", "2.14.0", object, object)
+    monkeypatch.setenv("EDGE_DENOISE_BACKEND", "interpreter")
+    assert choose_backend("auto", litert, None) == "interpreter"
+    monkeypatch.delenv("EDGE_DENOISE_BACKEND")
+    assert choose_backend("interpreter", litert, None) == "interpreter"
+    assert choose_backend("auto", old, None) == "interpreter"  # tflite-runtime has no CompiledModel
+    assert choose_backend("auto", litert, "libedgetpu.so.1") == "interpreter"  # delegates plug into the Interpreter
+    with pytest.raises(EdgeDenoiseError, match="not available here"):
+        choose_backend("compiled", old, None)
+    with pytest.raises(EdgeDenoiseError, match="unknown backend 'gpu'"):
+        choose_backend("gpu", litert, None)
+
+
+@needs_compiled
+def test_a_file_litert_cannot_compile_falls_back_to_the_interpreter_unless_compiled_was_asked_for(
+        uint8_model, monkeypatch):
+    import edge_runtime.engine as engine_module
+
+    def refuse(path, *args):
+        raise EdgeDenoiseError(f"{path}: LiteRT cannot compile this model (op FOO)")
+
+    monkeypatch.setattr(engine_module, "CompiledIO", refuse)
+    engine = load_engine(uint8_model)
+    assert engine.backend == "interpreter" and "op FOO" in engine.backend_note
+    assert engine.denoise_frame(frame()).shape == (64, 64, 3)
+    with pytest.raises(EdgeDenoiseError, match="op FOO"):
+        load_engine(uint8_model, backend="compiled")
