@@ -70,6 +70,7 @@ def train(
     backbone: Annotated[Optional[str], typer.Option(help="backbone_unet encoder: mobilenetv3, efficientnet or resnet50. [default: mobilenetv3]")] = None,
     weights: Annotated[Optional[Path], typer.Option(help="backbone_unet: local pretrained encoder weights (.h5 / .weights.h5); ImageNet weights are not downloaded.")] = None,
     seed: Annotated[Optional[int], typer.Option(help="Random seed (weights, shuffling, noise). [default: 0]")] = None,
+    init_from: Annotated[Optional[Path], typer.Option(help="Fine-tune: start from the weights of this trained .keras model (same architecture and options), e.g. a Gaussian run retrained blind.")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Start from a JSON config (e.g. best.json from tune); options given here override it.")] = None,
     split_manifest: Annotated[Optional[Path], typer.Option(help="Reuse this split manifest.")] = None,
     max_images: Annotated[Optional[int], typer.Option(help="Use at most N images per split (quick tries).")] = None,
@@ -99,6 +100,7 @@ def train(
         split_manifest=str(split_manifest) if split_manifest else None, max_images=max_images,
         augment=augment, attention=attention, residual=residual, separable=separable, schedule=schedule, blocks=blocks, scale=scale,
         backbone=backbone, weights=str(weights) if weights else None, strategy=strategy, peer_timeout=peer_timeout,
+        init_from=str(init_from) if init_from else None,
     )
     for name in ("augment", "attention"):  # "none" switches off what a --config turned on
         if str(getattr(cfg, name)).lower() == "none":

@@ -236,3 +236,39 @@ def test_new_train_options_fail_in_one_line_before_any_work(args, says, tmp_path
     assert result.returncode == 2 and says in result.stderr and "Traceback" not in result.stderr
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
     assert not (tmp_path / "x").exists()
+
+
+def test_fastnet_clips_its_output_but_still_pulls_back_pixels_pushed_past_white():
+    """A ReLU capped at 1 passes no gradient above 1: a blind fastnet trained that way brightened
+    every nut by ~0.12 and never recovered. ClipToUnit clips forward and passes the gradient above 1 back."""
+    import tensorflow as tf
+
+    model = create_model("fastnet", width=8, blocks=1)
+    head = model.get_layer("head")
+    kernel, bias = head.get_weights()
+    head.set_weights([np.zeros_like(kernel), np.full_like(bias, 0.5)])  # predicted "noise": +0.5 everywhere
+    x = tf.constant(np.full((1, 8, 8, 3), 0.9, np.float32))
+    with tf.GradientTape() as tape:
+        y = model(x, training=True)
+        loss = tf.reduce_mean(tf.abs(y - 0.9))
+    assert np.allclose(y.numpy(), 1.0)  # clipped going forward
+    grad_bias = tape.gradient(loss, head.trainable_weights)[1]
+    assert float(tf.reduce_min(grad_bias)) > 0  # and told to come back down
+
+
+def test_fastnet_int8_export_has_only_builtin_ops(tmp_path):
+    _, ops = _int8(create_model("fastnet", width=8, blocks=1), 32, tmp_path, "fastnet_small")
+    assert ops <= BUILTINS_OK, ops - BUILTINS_OK
+
+
+def test_init_from_copies_a_trained_model_and_names_a_misfit_in_one_line(tmp_path):
+    from train.training import init_weights
+
+    trained = create_model("fastnet", width=8, blocks=1)
+    trained.save(tmp_path / "trained.keras")
+    fresh = create_model("fastnet", width=8, blocks=1)
+    init_weights(fresh, str(tmp_path / "trained.keras"))
+    assert all(np.array_equal(a, b) for a, b in zip(fresh.get_weights(), trained.get_weights()))
+    with pytest.raises(EdgeDenoiseError, match="do not fit this model") as info:
+        init_weights(create_model("fastnet", width=16, blocks=1), str(tmp_path / "trained.keras"))
+    assert "\n" not in str(info.value)

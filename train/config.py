@@ -39,6 +39,7 @@ class TrainConfig:
     scale: int = 4  # fastnet: pixel-unshuffle factor, 2 or 4
     backbone: str = "mobilenetv3"  # backbone_unet: mobilenetv3, efficientnet or resnet50
     weights: str | None = None  # backbone_unet: local pretrained encoder weights (.h5 / .weights.h5)
+    init_from: str | None = None  # start from this trained .keras model (same architecture): fine-tuning
     # issue 8: batch_size and learning_rate are per replica; both scale with the replica count
     strategy: str = "auto"  # auto, mirrored or multiworker (train.distribute)
     peer_timeout: float = 120.0  # seconds to wait for a multi-worker peer or a collective op

@@ -54,3 +54,25 @@ class DepthToSpace(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "block_size": self.block_size}
+
+
+@keras.saving.register_keras_serializable(package="edge_denoise")
+class ClipToUnit(keras.layers.Layer):
+    """Clip to [0, 1]: a ReLU below, and above a cap that passes its gradient through (straight-through).
+
+    A ReLU capped at 1 gives no gradient to a pixel once it is above 1, so a pixel the model pushed
+    past white stays there: a blind fastnet trained that way brightened every nut by ~0.12 and never
+    recovered. Here a pixel above 1 is shown to the loss as 1 but still pulled back. Below 0 the
+    ReLU's dead gradient is kept on purpose: it lets the model park the black background at exactly
+    0, which is most of what a pistachio photo is (with a straight-through floor as well, a blind
+    fastnet learned several times slower). Outside training (so in the exported graph) it is a clip.
+    """
+
+    def call(self, x, training=None):
+        from keras import ops
+
+        floored = ops.relu(x)
+        clipped = ops.minimum(floored, 1.0)
+        if training:
+            return floored + ops.stop_gradient(clipped - floored)
+        return clipped

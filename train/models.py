@@ -140,7 +140,7 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
     import keras
     from keras import layers
 
-    from train.layers import DepthToSpace, SpaceToDepth
+    from train.layers import ClipToUnit, DepthToSpace, SpaceToDepth
 
     _check_choice("fastnet scale", scale, (2, 4))
     conv = layers.SeparableConv2D if separable else layers.Conv2D
@@ -155,7 +155,7 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
     x = DepthToSpace(scale, name="shuffle")(x)
     if residual:
         x = layers.Add(name="residual")([inputs, x])
-        outputs = layers.ReLU(max_value=1.0, name="denoised")(x)
+        outputs = ClipToUnit(name="denoised")(x)  # not ReLU(max_value=1): see ClipToUnit
     else:
         outputs = layers.Activation("sigmoid", name="denoised")(x)
     return keras.Model(inputs, outputs, name="fastnet")

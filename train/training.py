@@ -179,6 +179,8 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     steps = -(-len(arrays["train"]) // global_batch)
     with _scope(place):
         model = create_model(config.model, **config.model_kwargs())
+        if config.init_from and not resume:
+            init_weights(model, config.init_from)
         model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps, place.replicas)), loss=make_loss(config.loss),
                       metrics=[ssim_metric, psnr_metric])
     ds = train_dataset(arrays["train"], spec, global_batch, config.seed, augment=augment, crop=config.crop)
@@ -218,6 +220,20 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         return TrainResult(run_dir, {}, interrupted, report)
     metrics = finish_run(config, run_dir, arrays["test"], manifest)
     return TrainResult(run_dir, metrics, interrupted, report)
+
+
+def init_weights(model, path: str) -> None:
+    """Copy the weights of a trained .keras model into ``model`` (fine-tuning); one line if they do not fit."""
+    from train.evaluate import load_keras_model
+
+    source = load_keras_model(path)
+    mine, theirs = model.get_weights(), source.get_weights()
+    shapes = [w.shape for w in mine], [w.shape for w in theirs]
+    if shapes[0] != shapes[1]:
+        raise EdgeDenoiseError(f"--init-from {path}: its weights do not fit this model ({source.name}, "
+                               f"{len(theirs)} tensors, against {model.name} with {len(mine)}): "
+                               "give the same --model and options it was trained with")
+    model.set_weights(theirs)
 
 
 def check_options(config: TrainConfig) -> None:
