@@ -42,7 +42,7 @@ def ensure_venv(extras: str) -> None:
 
 
 def demo() -> None:
-    """Denoise a noisy clip of the bundled pistachio photos with the shipped int8 U-Net; save it and a report."""
+    """Denoise a noisy clip of the bundled pistachio photos with the default shipped int8 model; save it and a report."""
     ensure_venv(EXTRAS["demo"])
     sh(BIN / "edge-denoise", "run", "--demo", "--frames", "96", "--save", "runs/demo/denoised.mp4",
        "--report", "runs/demo/report.json")

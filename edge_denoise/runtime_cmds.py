@@ -44,7 +44,7 @@ def run_cmd(
     source: Annotated[Optional[str], typer.Option("--source", "-s", help="URI: 0, v4l2:///dev/video0, picamera2://0, csi://0, rtsp://..., clip.mp4, photos/, 'shots/*.jpg'.")] = None,
     camera: Annotated[Optional[int], typer.Option("--camera", help="Camera index (shortcut for --source N).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Run on a clip of the bundled sample photos with noise added.")] = False,
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (blind), unet, autoencoder.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: autoencoder (the default: most robust across noises), unet.")] = DEFAULT_MODEL,
     precision: Annotated[str, typer.Option(help="Shipped model precision: int8 or fp16.")] = "int8",
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,
@@ -130,7 +130,7 @@ def run_cmd(
 def denoise_cmd(
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders, globs and videos.")],
     out: Annotated[Path, typer.Option(help="Folder for the denoised files (inputs are never overwritten).")],
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (blind), unet, autoencoder.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: autoencoder (the default: most robust across noises), unet.")] = DEFAULT_MODEL,
     precision: Annotated[str, typer.Option(help="Shipped model precision: int8 or fp16.")] = "int8",
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads.")] = 2,
