@@ -1,6 +1,6 @@
 """Soak test of a service-like run: does memory stay flat while the metrics endpoint is scraped?
 
-    .venv/bin/python benchmarks/metrics_soak.py                         # 600 s, the shipped unet
+    .venv/bin/python benchmarks/metrics_soak.py                         # 600 s, the default shipped model
     .venv/bin/python benchmarks/metrics_soak.py --seconds 60 --out benchmarks/results/metrics_soak_smoke60s.json
 
 Runs the device loop at full speed (no pacing) on a synthetic source for ``--seconds``, with what
@@ -8,7 +8,7 @@ the systemd unit turns on: --metrics-port (scraped every ``--scrape-every`` s li
 server would), --log-json, --add-noise (live SSIM) and --save DIR --keep N (rotating). Samples the
 process's resident memory every second and reports its growth after a warm-up (MiB per hour, by
 least squares), scrape latency, and whether the counters only ever went up. Writes JSON to
-benchmarks/results/metrics_soak.json (or --out). Model: --model FILE, else the shipped unet, else
+benchmarks/results/metrics_soak.json (or --out). Model: --model FILE, else the default shipped model, else
 the tiny test model built with TensorFlow (say which in the result).
 """
 
@@ -41,7 +41,9 @@ def find_model(arg: str | None, tmp: Path) -> tuple[Path, str]:
     if arg:
         return resolve_model(arg), "given"
     try:
-        return resolve_model("unet"), "shipped"
+        from edge_runtime.zoo import DEFAULT_MODEL
+
+        return resolve_model(DEFAULT_MODEL), "shipped"
     except EdgeDenoiseError:
         pass
     # Built in a child process (it needs TensorFlow), so this process's memory is what a device's would be.
@@ -75,13 +77,20 @@ def growth_per_hour(ts: list[float], values: list[float]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seconds", type=float, default=600.0)
-    ap.add_argument("--model", help="a .tflite file or shipped model name (default: the shipped unet)")
+    ap.add_argument("--model", help="a .tflite file or shipped model name (default: the default shipped model)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--scrape-every", type=float, default=2.0)
     ap.add_argument("--add-noise", default="gaussian:0.1", help="noise for live SSIM ('' to turn off)")
     ap.add_argument("--keep", type=int, default=200, help="--save DIR --keep N into a temp folder (0: no saving)")
     ap.add_argument("--out", type=Path, default=RESULTS / "metrics_soak.json")
+    ap.add_argument("--trace", action="store_true",
+                    help="also trace Python allocations (tracemalloc, slower): Python heap over time and the "
+                         "lines whose memory grew between the end of warm-up and the end")
     args = ap.parse_args()
+    if args.trace:
+        import tracemalloc
+
+        tracemalloc.start(8)
 
     from edge_runtime.atomic import write_json_atomic
     from edge_runtime.device_info import device_info, rss_bytes
@@ -113,13 +122,18 @@ def main() -> int:
         while not any(n.startswith("metrics: ") for n in notices) and thread.is_alive():
             time.sleep(0.05)
         url = next((n.split(" ", 1)[1] for n in notices if n.startswith("metrics: ")), None)
-        rss, scrapes, problems = [], [], []
+        rss, scrapes, problems, traced = [], [], [], []
+        warm_snapshot = None
         last_counters: dict[str, float] = {}
         next_scrape = time.monotonic()
         print(f"soak: {args.seconds:g} s on {model.name} ({model_origin}), metrics {url}", flush=True)
         while thread.is_alive():
             now = time.monotonic()
             rss.append((round(now - t_start, 2), rss_bytes() / 2**20))
+            if args.trace:
+                traced.append((rss[-1][0], tracemalloc.get_traced_memory()[0] / 2**20))
+                if warm_snapshot is None and now - t_start >= args.seconds * WARMUP_FRACTION:
+                    warm_snapshot = tracemalloc.take_snapshot()
             if url and now >= next_scrape:
                 next_scrape = now + args.scrape_every
                 try:
@@ -142,6 +156,12 @@ def main() -> int:
                           f"RSS {rss[-1][1]:.1f} MiB", flush=True)
             time.sleep(1.0 if not url else min(1.0, max(0.0, next_scrape - time.monotonic())))
         thread.join()
+        growth_sites = []
+        if args.trace and warm_snapshot is not None:
+            end = tracemalloc.take_snapshot()
+            for stat in end.compare_to(warm_snapshot, "traceback")[:10]:
+                growth_sites.append({"kib": round(stat.size_diff / 1024, 1), "count": stat.count_diff,
+                                     "where": [str(f) for f in stat.traceback[-4:]]})
         saved_files = len(list((tmp / "frames").glob("frame_*"))) if args.keep else 0
         log_lines = len((tmp / "run.jsonl").read_text().splitlines()) if (tmp / "run.jsonl").exists() else 0
 
@@ -164,6 +184,10 @@ def main() -> int:
         "saved_files_at_end": saved_files, "keep": args.keep, "log_json_lines": log_lines,
         "problems": problems,
     }
+    if args.trace:
+        after_t = [(t, v) for t, v in traced if t >= warm] or traced
+        summary["python_heap_growth_mb_per_hour_after_warmup"] = round(
+            growth_per_hour([t for t, _ in after_t], [v for _, v in after_t]), 2)
     data = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python benchmarks/metrics_soak.py " + " ".join(sys.argv[1:]),
@@ -173,6 +197,8 @@ def main() -> int:
         "saving": report.saving if report else None,
         "rss_mb": [[t, round(v, 2)] for t, v in rss[::step]],
         "scrapes": scrapes[:: max(1, len(scrapes) // 300)],
+        **({"python_heap_mb": [[t, round(v, 3)] for t, v in traced[::step]], "python_growth_sites": growth_sites}
+           if args.trace else {}),
         "device": device_info(engine),
     }
     write_json_atomic(args.out, data)
