@@ -134,8 +134,11 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
 
     place = make_placement(config.strategy, config.peer_timeout)  # before any other TF op
     if not place.is_chief:  # only the chief writes --out; the others train in a temp dir removed at the end
+        chief_backup = Path(config.out) / "backup"
         config = config.replace(out=str(worker_dir(config.out, place.cluster)))
         resume, overwrite = resume and (Path(config.out) / "config.json").exists(), True
+        if resume:
+            _reset_worker_dir(Path(config.out), chief_backup)
 
     import keras
 
@@ -220,6 +223,17 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         return TrainResult(run_dir, {}, interrupted, report)
     metrics = finish_run(config, run_dir, arrays["test"], manifest)
     return TrainResult(run_dir, metrics, interrupted, report)
+
+
+def _reset_worker_dir(worker: Path, chief_backup: Path) -> None:
+    """Before a restarted non-chief worker resumes: a worker killed mid-save (SIGKILL, OOM) can leave a
+    half-written model or backup file that then fails to open. Its files are throwaway; the chief's
+    backup holds the same weights (every worker is restarted together), so it takes a copy of that."""
+    for leftover in worker.iterdir():
+        if leftover.name not in ("config.json", "manifest.json", "history.csv"):
+            shutil.rmtree(leftover, ignore_errors=True) if leftover.is_dir() else leftover.unlink(missing_ok=True)
+    if chief_backup.is_dir():
+        shutil.copytree(chief_backup, worker / "backup")
 
 
 def init_weights(model, path: str) -> None:
