@@ -24,6 +24,9 @@ $ED train --model unet --width 24 --depth 3 "${BLIND[@]}" --lr 5e-4 --init-from 
 # (train/layers.py ClipToUnit) it plateaued: fastnet_blind_scratch is its best epoch of 7.
 $ED train --model fastnet --width 64 --blocks 4 --scale 4 "${BLIND[@]}" --epochs 30 "${COMMON[@]}" \
   --out runs/fastnet_blind_scratch  # stopped after 7 epochs: no gain after the second
+# Tried and not kept (it diverged to a black image, val PSNR 1.7 dB after one epoch; the log is the record):
+#   $ED train --model fastnet --width 64 --blocks 4 --scale 4 "${BLIND[@]}" --lr 5e-4 \
+#     --init-from runs/fastnet_blind_relucap/model.keras --epochs 8 "${COMMON[@]}" --out runs/fastnet_blind
 
 for run in unet autoencoder autoencoder_blind unet_blind fastnet_blind_relucap fastnet_blind_scratch; do
   base=(--no-baselines); [[ $run == unet ]] && base=()

@@ -1,6 +1,6 @@
 """End-to-end FPS vs invoke-only FPS of the device loop on a generated 640x480 video.
 
-    .venv/bin/python benchmarks/runtime_fps.py --model edge_runtime/models/unet_int8_480x640.tflite
+    .venv/bin/python benchmarks/runtime_fps.py --model edge_runtime/models/unet_int8_480x640_u8io.tflite
 
 Reports end-to-end FPS (read, preprocess, invoke, postprocess, no output sink), invoke-only FPS
 (the engine alone on one input), per-stage p50/p90/p99, peak RSS of the process that runs the
@@ -46,8 +46,8 @@ def make_video(path: Path, size=(640, 480), frames: int = 120, fps: int = 30) ->
 
 
 def make_video_elsewhere(path: Path, size=(640, 480), frames: int = 120) -> Path:
-    """make_video in a child process: the encoder's memory (about 15 MiB kept, 30 MiB at peak) would
-    otherwise count in this process's peak RSS, which is meant to be the device loop's."""
+    """make_video in a child process: the encoder's memory would otherwise count in this process's
+    peak RSS, which is meant to be the device loop's."""
     import multiprocessing
 
     with multiprocessing.get_context("spawn").Pool(1) as pool:

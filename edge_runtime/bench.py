@@ -462,7 +462,7 @@ def _measure_ceiling(config: BenchConfig, frames: _Frames, threads: tuple[int, .
 def _input_hw(path: Path) -> tuple[int, int]:
     from edge_runtime.engine import load_engine
 
-    return load_engine(path, threads=1, backend="interpreter").input_hw  # the cheapest way to open it
+    return load_engine(path, threads=1, backend="interpreter").input_hw  # no compile and warm-up run just to read a shape
 
 
 def _fill_timing(row: dict, res: dict) -> None:

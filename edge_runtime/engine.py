@@ -148,6 +148,11 @@ def compiled_model_available() -> bool:
     return "xnnpack_flags" in {f.name for f in dataclasses.fields(CpuOptions)}
 
 
+def wanted_backend(backend: str) -> str:
+    """The backend asked for: ``backend`` itself, or for ``auto`` the ``EDGE_DENOISE_BACKEND`` environment variable."""
+    return backend if backend != "auto" else os.environ.get("EDGE_DENOISE_BACKEND", "auto") or "auto"
+
+
 def choose_backend(backend: str, runtime: Runtime, delegate: str | None) -> str:
     """``compiled`` (LiteRT CompiledModel, low-memory XNNPACK) where it exists, else ``interpreter``.
 
@@ -155,7 +160,7 @@ def choose_backend(backend: str, runtime: Runtime, delegate: str | None) -> str:
     delegates (``--delegate``) plug into the Interpreter only.
     """
 
-    wanted = backend if backend != "auto" else os.environ.get("EDGE_DENOISE_BACKEND", "auto") or "auto"
+    wanted = wanted_backend(backend)
     if wanted not in BACKENDS:
         raise EdgeDenoiseError(f"unknown backend {wanted!r}: use one of {', '.join(BACKENDS)}")
     usable = runtime.name == "ai-edge-litert" and delegate is None and compiled_model_available()
@@ -256,7 +261,9 @@ class CompiledIO:
     """The same for a LiteRT CompiledModel: host arrays copied into and out of its tensor buffers.
 
     Chosen over the Interpreter because it takes XNNPACK flags: with transient indirection buffers
-    the VGA int8 U-Net runs in about half the memory (see benchmarks/runtime_fps.py).
+    the VGA int8 U-Net runs in about half the memory (benchmarks/runtime_fps.py), about 10 % slower
+    (benchmarks/backends.py). ``TensorBuffer.read`` has no public form that fills an existing array,
+    so each run allocates its output array (one frame's worth) where the Interpreter hands out a view.
     """
 
     def __init__(self, path: Path, threads: int, shape: tuple[int, ...], in_dtype: np.dtype, out_dtype: np.dtype):
@@ -364,7 +371,7 @@ class TFLiteEngine:
             try:
                 return CompiledIO(self.path, self.threads, shape, self.input_dtype, self.output_dtype)
             except EdgeDenoiseError as exc:
-                if requested == "compiled" or os.environ.get("EDGE_DENOISE_BACKEND") == "compiled":
+                if wanted_backend(requested) == "compiled":
                     raise
                 self.backend, self.backend_note = "interpreter", f"compiled backend unavailable: {exc}"
                 self._interpreter = None

@@ -252,7 +252,7 @@ class FrameDenoiser:
 
 def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, int] | None = None,
                   live: bool = False) -> Path:
-    """A .tflite path as given, or a shipped model found by name (``fastnet``, ``unet``, ``autoencoder``) through the zoo.
+    """A .tflite path as given, or a shipped model found by name (``autoencoder``, ``unet``) through the zoo.
 
     Among shipped files of that name and precision, ``size`` (H, W) picks one exactly; without it a
     live camera gets the 480x640 (VGA) file and everything else the 128x128 one, else whatever exists.

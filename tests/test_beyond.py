@@ -240,7 +240,7 @@ def test_new_train_options_fail_in_one_line_before_any_work(args, says, tmp_path
 
 def test_fastnet_clips_its_output_but_still_pulls_back_pixels_pushed_past_white():
     """A ReLU capped at 1 passes no gradient above 1: a blind fastnet trained that way brightened
-    every nut by ~0.12 and never recovered. ClipToUnit clips forward and passes the gradient above 1 back."""
+    the nuts and never recovered. ClipToUnit clips forward and passes the gradient above 1 back."""
     import tensorflow as tf
 
     model = create_model("fastnet", width=8, blocks=1)

@@ -61,11 +61,12 @@ class ClipToUnit(keras.layers.Layer):
     """Clip to [0, 1]: a ReLU below, and above a cap that passes its gradient through (straight-through).
 
     A ReLU capped at 1 gives no gradient to a pixel once it is above 1, so a pixel the model pushed
-    past white stays there: a blind fastnet trained that way brightened every nut by ~0.12 and never
-    recovered. Here a pixel above 1 is shown to the loss as 1 but still pulled back. Below 0 the
-    ReLU's dead gradient is kept on purpose: it lets the model park the black background at exactly
-    0, which is most of what a pistachio photo is (with a straight-through floor as well, a blind
-    fastnet learned several times slower). Outside training (so in the exported graph) it is a clip.
+    past white stays there: a blind fastnet trained that way brightened the nuts and never recovered
+    (its PSNR fell below the noisy input's on the suite; README, "Beyond the seed"). Here a pixel
+    above 1 is shown to the loss as 1 but still pulled back. Below 0 the ReLU's dead gradient is kept
+    on purpose: it lets the model park the black background at exactly 0, which is most of what a
+    pistachio photo is (a straight-through floor as well was tried once and learned far more slowly;
+    that run was not kept). Outside training (so in the exported graph) it is a clip.
     """
 
     def call(self, x, training=None):
