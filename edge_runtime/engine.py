@@ -407,13 +407,13 @@ class TFLiteEngine:
         # Float scratch only where a conversion needs it (3.7 MB each at VGA).
         needs_in_scratch = not self.zero_copy_input and self.input_dtype != np.float32
         self._buf01 = np.empty((h, w, 3), np.float32) if needs_in_scratch else None
-        self._out_frame = np.empty((h, w, 3), np.uint8)
-        # Output codes -> uint8 pixels: a 256-entry lookup table for 8-bit outputs.
+        self._out_frame: np.ndarray | None = None  # made on first use without ``out``
+        # Output codes -> pixels: 256-entry lookup tables indexed by the output's raw byte (an int8
+        # code's byte is its two's complement), applied with cv2.LUT, which makes no index array
+        # (np.take would widen a VGA frame's indices to 7 MB of intp every frame).
         if self.output_dtype in (np.uint8, np.int8):
-            info = np.iinfo(self.output_dtype)
-            codes = np.arange(info.min, info.max + 1, dtype=np.float32)
-            levels = np.clip(np.rint((codes - self.out_zero) * self.out_scale * 255.0), 0, 255).astype(np.uint8)
-            self._out_lut = levels  # index with (code - info.min)
+            codes = np.arange(256, dtype=np.uint8).view(self.output_dtype).astype(np.float32)
+            self._out_lut = np.clip(np.rint((codes - self.out_zero) * self.out_scale * 255.0), 0, 255).astype(np.uint8)
             self._out_lut01 = np.clip((codes - self.out_zero) * self.out_scale, 0.0, 1.0).astype(np.float32)
         else:
             self._out_lut = self._out_lut01 = None
@@ -435,17 +435,17 @@ class TFLiteEngine:
             x[...] = self._buf01
         del x
 
-    def _lut_index(self, y: np.ndarray) -> np.ndarray:
-        """Positions of 8-bit output values in the 256-entry lookup tables (uint8 as is, int8 shifted by 128)."""
-        offset = int(np.iinfo(self.output_dtype).min)
-        return y.view(np.uint8) if offset == 0 else (y.astype(np.int16) - offset)
-
     def get_output_frame(self, out: np.ndarray | None = None) -> np.ndarray:
         """The output tensor as uint8 RGB, written into ``out`` (or an engine-owned buffer reused per call)."""
-        out = self._out_frame if out is None else out
+        import cv2
+
+        if out is None:
+            if self._out_frame is None:
+                self._out_frame = np.empty((*self.input_hw, 3), np.uint8)
+            out = self._out_frame
         y = self._io.output()
         if self._out_lut is not None:
-            np.take(self._out_lut, self._lut_index(y), out=out)
+            cv2.LUT(y.view(np.uint8), self._out_lut, dst=out)
         else:
             np.multiply(y, np.float32(255.0), out=self._out01)
             np.rint(self._out01, out=self._out01)
@@ -456,9 +456,11 @@ class TFLiteEngine:
 
     def get_output01_into(self, out: np.ndarray) -> np.ndarray:
         """The output tensor as float32 [0, 1] written into ``out`` (HxWx3 float32); used to blend tiles."""
+        import cv2
+
         y = self._io.output()
         if self._out_lut01 is not None:
-            np.take(self._out_lut01, self._lut_index(y), out=out)
+            cv2.LUT(y.view(np.uint8), self._out_lut01, dst=out)
         else:
             np.clip(y, 0.0, 1.0, out=out)
         del y

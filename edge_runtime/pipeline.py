@@ -101,7 +101,7 @@ class WindowedStageTimer(StageTimer):
     the samples recorded after the first ``n`` (the telemetry's histograms read them).
     """
 
-    def __init__(self, stages: tuple[str, ...] = STAGES, window: int = 100_000, clock=time.perf_counter):
+    def __init__(self, stages: tuple[str, ...] = STAGES, window: int = 20_000, clock=time.perf_counter):
         self.clock, self.window = clock, int(window)
         self._ring: dict[str, np.ndarray] = {}
         self._count: dict[str, int] = {}
@@ -175,10 +175,9 @@ class FrameDenoiser:
 
     def __init__(self, engine, tile: bool = False, overlap: int = 16, clock=time.perf_counter):
         self.engine, self.tile, self.overlap, self.clock = engine, tile, overlap, clock
-        h, w = engine.input_hw
-        self._model_in = np.empty((h, w, 3), np.uint8)
-        self._model_out = np.empty((h, w, 3), np.uint8)
-        self._tile01 = np.empty((h, w, 3), np.float32)
+        # Scratch made by _prepare only for the frame sizes that need it (0.9 MB each at VGA).
+        self._model_in = self._model_out = None
+        self._tile01: np.ndarray | None = None  # float scratch for blending, made only when tiling
         self._size = None
         self.times = (0.0, 0.0, 0.0)
         self.tiles_per_frame = 1
@@ -188,11 +187,16 @@ class FrameDenoiser:
 
         self._size = hw
         self._out = np.empty((*hw, 3), np.uint8)
+        mh, mw = self.engine.input_hw
+        if hw != (mh, mw) and not self.tile and self._model_in is None:
+            self._model_in = np.empty((mh, mw, 3), np.uint8)
+            self._model_out = np.empty((mh, mw, 3), np.uint8)
         if self.tile and hw != self.engine.input_hw:
-            mh, mw = self.engine.input_hw
             padded = (max(hw[0], mh), max(hw[1], mw))
             self._merger = TileMerger(padded, (mh, mw), self.overlap)
             self._merged = np.empty((*padded, 3), np.float32)
+            if self._tile01 is None:
+                self._tile01 = np.empty((mh, mw, 3), np.float32)
             self.tiles_per_frame = len(self._merger.positions)
         else:
             self._merger = None
