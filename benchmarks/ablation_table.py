@@ -6,9 +6,9 @@
 
 A row per run folder with eval_suite/eval.json (the model's rows of `edge-denoise eval --suite`), plus
 a "best classical filter" row (per noise, the best of median, bilateral and fastNlMeans on the same
-images). MACs per pixel and the int8 480x640 p50 latency at 2 threads come from the run's
-bench/bench.json, or with --bench from that bench's int8 480x640 row of the run's architecture
-(latency depends on the architecture, not on the weights). Writes NAME.md and NAME.json
+images). MACs per pixel and the int8 480x640 p50 latency at 2 threads come from the run's own
+bench/bench.json where it has one, else with --bench from that bench's int8 480x640 row of the run's
+architecture (latency depends on the architecture, not on the weights). Writes NAME.md and NAME.json
 (atomically) and prints the Markdown.
 """
 
@@ -48,12 +48,10 @@ def load_run(run: Path, name: str | None = None, bench_rows: list[dict] | None =
         train = json.loads(cfg.read_text(encoding="utf-8")).get("train", {})
         row["train"] = {k: train.get(k) for k in ("model", "noise", "augment", "schedule", "loss", "residual",
                                                    "separable", "attention", "width", "epochs", "init_from")}
-    if bench_rows is None:
-        bench = run / "bench" / "bench.json"
-        bench_rows = json.loads(bench.read_text(encoding="utf-8"))["rows"] if bench.is_file() else []
-        wanted = None
-    else:
-        wanted = (row.get("train") or {}).get("model")
+    own = run / "bench" / "bench.json"  # the run's own bench wins: --bench only knows each family's default shape
+    if own.is_file() or bench_rows is None:
+        bench_rows = json.loads(own.read_text(encoding="utf-8"))["rows"] if own.is_file() else []
+    wanted = (row.get("train") or {}).get("model")
     for b in bench_rows:
         if (b.get("kind") == "tflite" and b.get("status") == "ok" and b.get("size") == "480x640"
                 and b.get("precision") == "int8" and b.get("threads") == 2 and (wanted is None or b.get("model") == wanted)):

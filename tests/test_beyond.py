@@ -272,3 +272,37 @@ def test_init_from_copies_a_trained_model_and_names_a_misfit_in_one_line(tmp_pat
     with pytest.raises(EdgeDenoiseError, match="do not fit this model") as info:
         init_weights(create_model("fastnet", width=16, blocks=1), str(tmp_path / "trained.keras"))
     assert "\n" not in str(info.value)
+
+
+# --- the ablation table ---------------------------------------------------------------------------
+def _ablation_run(folder: Path, model: str, ssim: float, bench_rows: list[dict] | None = None) -> Path:
+    (folder / "eval_suite").mkdir(parents=True)
+    rows = [{"noise": "gaussian:0.1", "method": "model", "ssim_mean": ssim},
+            {"noise": "gaussian:0.1", "method": "noisy input", "ssim_mean": 0.2}]
+    (folder / "eval_suite" / "eval.json").write_text(json.dumps({"rows": rows}))
+    (folder / "config.json").write_text(json.dumps({"train": {"model": model}}))
+    if bench_rows is not None:
+        (folder / "bench").mkdir()
+        (folder / "bench" / "bench.json").write_text(json.dumps({"rows": bench_rows}))
+    return folder
+
+
+def _vga_row(model: str, ms: float, macs: int) -> dict:
+    return {"kind": "tflite", "status": "ok", "size": "480x640", "precision": "int8", "threads": 2,
+            "model": model, "p50_ms": ms, "macs": macs}
+
+
+def test_ablation_latency_comes_from_the_runs_own_bench_row_of_its_architecture(tmp_path):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from ablation_table import load_run
+
+    shared = [_vga_row("unet", 409.0, 79_000 * 480 * 640), _vga_row("fastnet", 150.0, 22_000 * 480 * 640)]
+    # A run benched on its own (next to the U-Net, in one bench run) uses its own fastnet row...
+    own = _ablation_run(tmp_path / "fastnet2", "fastnet", 0.9,
+                        [_vga_row("unet", 420.0, 79_000 * 480 * 640), _vga_row("fastnet", 120.0, 20_000 * 480 * 640)])
+    row = load_run(own, "fastnet2", shared)
+    assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (120.0, 20_000)
+    # ...one without its own bench takes its family's row from the shared bench.
+    row = load_run(_ablation_run(tmp_path / "unet", "unet", 0.8), "unet", shared)
+    assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (409.0, 79_000)
+    assert row["ssim"] == {"gaussian:0.1": 0.8} and row["noisy"] == {"gaussian:0.1": 0.2}
