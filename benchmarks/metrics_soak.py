@@ -123,6 +123,7 @@ def main() -> int:
             time.sleep(0.05)
         url = next((n.split(" ", 1)[1] for n in notices if n.startswith("metrics: ")), None)
         rss, scrapes, problems, traced = [], [], [], []
+        late_failures = 0
         warm_snapshot = None
         last_counters: dict[str, float] = {}
         next_scrape = time.monotonic()
@@ -139,8 +140,10 @@ def main() -> int:
                 try:
                     samples, seconds = scrape(url)
                 except OSError as exc:
-                    if thread.is_alive():
+                    if thread.is_alive() and now - t_start < args.seconds:
                         problems.append(f"scrape failed at {now - t_start:.0f} s: {exc}")
+                    else:  # the run reached --seconds and closed its endpoint while this scrape was in flight
+                        late_failures += 1
                     continue
                 counters = {k: v for k, v in samples.items() if k.startswith("edge_denoise_") and k.endswith("_total")}
                 went_down = [k for k, v in counters.items() if v < last_counters.get(k, 0)]
@@ -182,7 +185,7 @@ def main() -> int:
         "scrape_ms_max": round(max(scrape_ms), 2) if scrape_ms else None,
         "last_scraped_frames": scrapes[-1]["frames"] if scrapes else None,
         "saved_files_at_end": saved_files, "keep": args.keep, "log_json_lines": log_lines,
-        "problems": problems,
+        "problems": problems, "scrapes_refused_at_shutdown": late_failures,
     }
     if args.trace:
         after_t = [(t, v) for t, v in traced if t >= warm] or traced
