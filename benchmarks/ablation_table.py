@@ -49,12 +49,13 @@ def load_run(run: Path, name: str | None = None, bench_rows: list[dict] | None =
         row["train"] = {k: train.get(k) for k in ("model", "noise", "augment", "schedule", "loss", "residual",
                                                    "separable", "attention", "width", "epochs", "init_from")}
     own = run / "bench" / "bench.json"  # the run's own bench wins: --bench only knows each family's default shape
+    wanted = {(row.get("train") or {}).get("model")}  # the family's row in a shared bench...
     if own.is_file() or bench_rows is None:
         bench_rows = json.loads(own.read_text(encoding="utf-8"))["rows"] if own.is_file() else []
-    wanted = (row.get("train") or {}).get("model")
+        wanted.add(run.name)  # ...or, in the run's own, the row bench named after the run folder
     for b in bench_rows:
         if (b.get("kind") == "tflite" and b.get("status") == "ok" and b.get("size") == "480x640"
-                and b.get("precision") == "int8" and b.get("threads") == 2 and (wanted is None or b.get("model") == wanted)):
+                and b.get("precision") == "int8" and b.get("threads") == 2 and b.get("model") in wanted):
             row["vga_int8_p50_ms"] = b["p50_ms"]
             row["macs_per_pixel"] = round(b["macs"] / (480 * 640)) if b.get("macs") else None
             break

@@ -298,8 +298,9 @@ def test_ablation_latency_comes_from_the_runs_own_bench_row_of_its_architecture(
 
     shared = [_vga_row("unet", 409.0, 79_000 * 480 * 640), _vga_row("fastnet", 150.0, 22_000 * 480 * 640)]
     # A run benched on its own (next to the U-Net, in one bench run) uses its own fastnet row...
+    # (bench names a row converted from a run's .keras after the run folder)
     own = _ablation_run(tmp_path / "fastnet2", "fastnet", 0.9,
-                        [_vga_row("unet", 420.0, 79_000 * 480 * 640), _vga_row("fastnet", 120.0, 20_000 * 480 * 640)])
+                        [_vga_row("unet", 420.0, 79_000 * 480 * 640), _vga_row("fastnet2", 120.0, 20_000 * 480 * 640)])
     row = load_run(own, "fastnet2", shared)
     assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (120.0, 20_000)
     # ...one without its own bench takes its family's row from the shared bench.
