@@ -35,6 +35,8 @@ $ED train --model fastnet --width 32 --blocks 4 --scale 2 "${BLIND[@]}" --epochs
   --out runs/fastnet2_blind  # stopped after 7 epochs
 $ED bench runs/fastnet2_blind/model.keras edge_runtime/models/unet_int8_480x640_u8io.tflite --precision int8 \
   --threads 2 --size 480x640 --no-shipped --data "$DATA" --out runs/fastnet2_blind/bench
+mkdir -p benchmarks/results/bench_fastnet2_vs_unet
+cp runs/fastnet2_blind/bench/bench.{json,md} benchmarks/results/bench_fastnet2_vs_unet/
 
 for run in unet autoencoder autoencoder_blind unet_blind fastnet_blind_relucap fastnet_blind_scratch fastnet2_blind; do
   base=(--no-baselines); [[ $run == unet ]] && base=()

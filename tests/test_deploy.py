@@ -57,6 +57,7 @@ def test_unit_restarts_on_failure_as_an_unprivileged_user_and_logs_to_the_journa
     unit = read_unit()
     service = unit["Service"]
     assert service["Restart"] == "on-failure" and float(service["RestartSec"]) > 0
+    assert service["MemoryMax"].endswith("M") and int(service["MemoryMax"][:-1]) >= 300  # a slow leak ends in a restart
     assert service["User"] not in ("root", "0") and service["NoNewPrivileges"] == "yes"
     assert service["StandardOutput"] == "journal" and service["StandardError"] == "journal"
     assert "130" in service["SuccessExitStatus"].split()  # systemctl stop -> SIGTERM -> exit 130 is a clean stop
