@@ -191,7 +191,7 @@ class FrameDenoiser:
         if hw != (mh, mw) and not self.tile and self._model_in is None:
             self._model_in = np.empty((mh, mw, 3), np.uint8)
             self._model_out = np.empty((mh, mw, 3), np.uint8)
-        if self.tile and hw != self.engine.input_hw:
+        if self.tile and hw != (mh, mw):
             padded = (max(hw[0], mh), max(hw[1], mw))
             self._merger = TileMerger(padded, (mh, mw), self.overlap)
             self._merged = np.empty((*padded, 3), np.float32)
