@@ -65,8 +65,8 @@ class ClipToUnit(keras.layers.Layer):
     (its PSNR fell below the noisy input's on the suite; README, "Beyond the seed"). Here a pixel
     above 1 is shown to the loss as 1 but still pulled back. Below 0 the ReLU's dead gradient is kept
     on purpose: it lets the model park the black background at exactly 0, which is most of what a
-    pistachio photo is (a straight-through floor as well was tried once and learned far more slowly;
-    that run was not kept). Outside training (so in the exported graph) it is a clip.
+    pistachio photo is (a straight-through floor as well learned far worse: benchmarks/output_heads.py).
+    Outside training (so in the exported graph) it is a clip.
     """
 
     def call(self, x, training=None):
