@@ -31,7 +31,8 @@ def size_multiple_of(model, architecture: str | None = None, model_kwargs: dict 
     from train.models import MODELS, size_multiple
 
     if architecture in MODELS:
-        return size_multiple(architecture, int((model_kwargs or {}).get("depth", 3)))
+        kwargs = model_kwargs or {}
+        return size_multiple(architecture, int(kwargs.get("depth", 3)), kwargs.get("scale"), int(kwargs.get("unshuffle", 1)))
     pools = [layer for layer in model.layers if type(layer).__name__.startswith("MaxPooling")]
     return 2 ** len(pools)
 

@@ -114,6 +114,11 @@ def read_run(model_path: Path, model, config: ConvertConfig) -> RunInfo:
     if architecture == "autoencoder":
         kwargs.pop("depth", None)
         kwargs.pop("residual", None)
+    elif architecture == "fastnet":  # its shape is scale and blocks; it has no depth
+        kwargs.pop("depth", None)
+        kwargs.update({k: train_cfg[k] for k in ("scale", "blocks", "separable") if k in train_cfg})
+    elif (train_cfg.get("unshuffle") or 1) != 1:
+        kwargs["unshuffle"] = train_cfg["unshuffle"]
     data = config.data or train_cfg.get("data")
     data_dir = None
     if data:

@@ -124,6 +124,7 @@ def test_old_config_files_load_with_every_new_option_off(tmp_path):
     ({"attention": "se"}, "down0_se_scale"),
     ({"attention": "cbam"}, "dec0_sa_scale"),
     ({"separable": True}, "down1_conv1"),
+    ({"unshuffle": 2}, "shuffle"),
 ])
 def test_unet_options_keep_the_shape_and_load_in_safe_mode(kwargs, present, tmp_path):
     from train.evaluate import load_keras_model
@@ -177,6 +178,9 @@ def test_fastnet_has_3x_fewer_macs_per_pixel_than_the_unet_and_runs_int8_in_the_
     fast_px = count_macs(fast_path)["macs"] / size**2
     assert unet_px == 79344 and fast_px == 21888, (unet_px, fast_px)
     assert unet_px >= 3 * fast_px
+    half_path, half_ops = _int8(build_unet(width=24, depth=3, unshuffle=2), size, tmp_path, "unet_u2")
+    assert count_macs(half_path)["macs"] / size**2 == 20376, "the same U-Net at half resolution: 3.9x fewer"
+    assert {"SPACE_TO_DEPTH", "DEPTH_TO_SPACE"} <= half_ops <= BUILTINS_OK
     assert {"SPACE_TO_DEPTH", "DEPTH_TO_SPACE"} <= ops <= BUILTINS_OK
     x = np.random.default_rng(1).random((1, size, size, 3), dtype=np.float32)
     y = load_engine(fast_path)(x)
@@ -191,6 +195,7 @@ def test_fastnet_loads_in_safe_mode_in_a_fresh_process_and_pads_odd_sizes(tmp_pa
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-5:] == ["4", "(1,", "30,", "42,", "3)"]
     assert size_multiple("fastnet") == 4 and size_multiple("fastnet", scale=2) == 2 and size_multiple("backbone_unet") == 32
+    assert size_multiple("unet", 3, unshuffle=2) == 16
 
 
 def test_backbone_unet_builds_with_random_weights_and_keeps_inputs_in_0_1():
@@ -230,6 +235,8 @@ def test_blind_fastnet_trains_with_augmentation_cosine_and_l1(tmp_path):
     (["--schedule", "linear"], "--schedule linear: choose one of: constant, cosine"),
     (["--augment", "flip,blur"], "unknown augmentation 'blur'"),
     (["--noise", "gaussian:0.1@-1"], "needs CHAIN@WEIGHT"),
+    (["--unshuffle", "3"], "--unshuffle 3: the U-Net takes 1, 2 or 4"),
+    (["--model", "fastnet", "--unshuffle", "2"], "--unshuffle 2: the U-Net takes 1, 2 or 4 (other models: leave it at 1)"),
 ])
 def test_new_train_options_fail_in_one_line_before_any_work(args, says, tmp_path):
     result = cli("train", *args, "--data", SAMPLES, "--out", tmp_path / "x")
@@ -275,12 +282,12 @@ def test_init_from_copies_a_trained_model_and_names_a_misfit_in_one_line(tmp_pat
 
 
 # --- the ablation table ---------------------------------------------------------------------------
-def _ablation_run(folder: Path, model: str, ssim: float, bench_rows: list[dict] | None = None) -> Path:
+def _ablation_run(folder: Path, model: str, ssim: float, bench_rows: list[dict] | None = None, **train) -> Path:
     (folder / "eval_suite").mkdir(parents=True)
     rows = [{"noise": "gaussian:0.1", "method": "model", "ssim_mean": ssim},
             {"noise": "gaussian:0.1", "method": "noisy input", "ssim_mean": 0.2}]
     (folder / "eval_suite" / "eval.json").write_text(json.dumps({"rows": rows}))
-    (folder / "config.json").write_text(json.dumps({"train": {"model": model}}))
+    (folder / "config.json").write_text(json.dumps({"train": {"model": model, **train}}))
     if bench_rows is not None:
         (folder / "bench").mkdir()
         (folder / "bench" / "bench.json").write_text(json.dumps({"rows": bench_rows}))
@@ -307,3 +314,6 @@ def test_ablation_latency_comes_from_the_runs_own_bench_row_of_its_architecture(
     row = load_run(_ablation_run(tmp_path / "unet", "unet", 0.8), "unet", shared)
     assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (409.0, 79_000)
     assert row["ssim"] == {"gaussian:0.1": 0.8} and row["noisy"] == {"gaussian:0.1": 0.2}
+    # ...but a U-Net run at half resolution is another shape: no latency rather than the wrong one.
+    row = load_run(_ablation_run(tmp_path / "unet_u2", "unet", 0.8, unshuffle=2), "unet_u2", shared)
+    assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (None, None)

@@ -315,3 +315,17 @@ def test_fixed_size_files_carry_no_dynamic_shape_ops_that_split_the_xnnpack_grap
         ops = op_names((out / f"unet_run0_{precision}_32x32.tflite").read_bytes())
         assert "TRANSPOSE_CONV" in ops
         assert not ops & {"SHAPE", "STRIDED_SLICE", "PACK"}, ops
+
+
+def test_metadata_names_the_shape_of_a_fastnet_and_of_a_half_resolution_unet(tmp_path):
+    from convert.pipeline import ConvertConfig, read_run
+
+    for train, want in (({"model": "fastnet", "width": 40, "depth": 3, "residual": True, "scale": 2, "blocks": 4,
+                          "separable": False}, {"width": 40, "residual": True, "scale": 2, "blocks": 4, "separable": False}),
+                        ({"model": "unet", "width": 24, "depth": 3, "residual": True, "unshuffle": 2},
+                         {"width": 24, "depth": 3, "residual": True, "unshuffle": 2})):
+        run = tmp_path / train["model"]
+        run.mkdir()
+        (run / "config.json").write_text(json.dumps({"train": train}))
+        info = read_run(run / "model.keras", None, ConvertConfig(model=str(run / "model.keras")))
+        assert info.model_kwargs == want

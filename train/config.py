@@ -37,6 +37,7 @@ class TrainConfig:
     schedule: str = "constant"  # or "cosine" (decays to 0 over epochs * steps)
     blocks: int = 4  # fastnet: residual blocks
     scale: int = 4  # fastnet: pixel-unshuffle factor, 2 or 4
+    unshuffle: int = 1  # U-Net: run at 1/unshuffle resolution on pixel-unshuffled input (1, 2 or 4)
     backbone: str = "mobilenetv3"  # backbone_unet: mobilenetv3, efficientnet or resnet50
     weights: str | None = None  # backbone_unet: local pretrained encoder weights (.h5 / .weights.h5)
     init_from: str | None = None  # start from this trained .keras model (same architecture): fine-tuning
@@ -48,6 +49,8 @@ class TrainConfig:
         kwargs = {"width": self.width, "depth": self.depth, "residual": self.residual}
         if self.model == "unet":
             kwargs.update(attention=self.attention, separable=self.separable)
+            if self.unshuffle != 1:  # absent from older runs' kwargs, which rebuild unchanged
+                kwargs["unshuffle"] = self.unshuffle
         elif self.model == "fastnet":
             kwargs.update(blocks=self.blocks, scale=self.scale, separable=self.separable)
         elif self.model == "backbone_unet":

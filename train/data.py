@@ -1,4 +1,4 @@
-"""Data: a stable split manifest, robust decoding, and the tf.data pipeline with fresh noise.
+"""Data: a stable split manifest, robust decoding, and the training batches with fresh noise.
 
 The split of a file is decided by a hash of its path relative to the data folder, so adding
 files never moves old ones between splits.
@@ -198,6 +198,17 @@ def parse_augment(text: str | None) -> Callable | None:
     return make_augment(**options)
 
 
+def corrupt_batch(batch_u8: np.ndarray, spec: NoiseSpec, rng: np.random.Generator, augment: Callable | None = None,
+                  crop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One training batch: crop, augment, then add fresh noise -> (noisy, clean) float32 in [0, 1]."""
+    if crop and crop < batch_u8.shape[1]:
+        batch_u8 = random_crops(batch_u8, crop, rng)
+    if augment is not None:
+        batch_u8 = augment(batch_u8, rng)
+    clean = batch_u8.astype(np.float32) / 255.0
+    return spec.apply(clean, rng), clean
+
+
 def train_dataset(
     clean_u8: np.ndarray,
     spec: NoiseSpec,
@@ -206,24 +217,24 @@ def train_dataset(
     augment: Callable | None = None,
     crop: int | None = None,
 ):
-    """tf.data: shuffle in memory, batch, fresh noise for every batch of every epoch, prefetch.
+    """Shuffled batches with fresh noise for every batch of every epoch.
 
+    On TensorFlow a tf.data pipeline (shuffle in memory, batch, noise, prefetch); on another Keras
+    backend a keras.utils.PyDataset that makes batches on worker threads (``noisy_batches``).
     Noise comes from edge_runtime's numpy implementation (through tf.numpy_function), so the
     training noise is exactly the noise the device adds with ``--add-noise``. ``augment`` is a
     hook (uint8 batch -> uint8 batch) for the augmentation that later models use.
     """
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return noisy_batches(clean_u8, spec, batch_size, seed, augment, crop)
     import tensorflow as tf
 
     rng = np.random.default_rng(seed)
 
     def corrupt(batch_u8: np.ndarray):
-        batch = batch_u8
-        if crop and crop < batch.shape[1]:
-            batch = random_crops(batch, crop, rng)
-        if augment is not None:
-            batch = augment(batch, rng)
-        clean = batch.astype(np.float32) / 255.0
-        return spec.apply(clean, rng), clean
+        return corrupt_batch(batch_u8, spec, rng, augment, crop)
 
     def to_pair(batch):
         noisy, clean = tf.numpy_function(corrupt, [batch], (tf.float32, tf.float32))
@@ -234,3 +245,36 @@ def train_dataset(
     ds = ds.shuffle(len(clean_u8), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(to_pair)
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def noisy_batches(clean_u8: np.ndarray, spec: NoiseSpec, batch_size: int, seed: int,
+                  augment: Callable | None = None, crop: int | None = None, workers: int | None = None):
+    """A keras.utils.PyDataset of (noisy, clean) batches for backends without tf.data (JAX, PyTorch).
+
+    Batch ``i`` of epoch ``e`` draws its crops, augmentation and noise from a generator seeded with
+    (seed, e, i), so worker threads never share one and a run repeats exactly; the order of the
+    images is reshuffled every epoch.
+    """
+    import os
+
+    import keras
+
+    class NoisyBatches(keras.utils.PyDataset):
+        def __init__(self):
+            super().__init__(workers=workers or min(8, os.cpu_count() or 1), use_multiprocessing=False, max_queue_size=16)
+            self.epoch = 0
+            self.order = np.random.default_rng([seed, 0]).permutation(len(clean_u8))
+
+        def __len__(self) -> int:
+            return -(-len(clean_u8) // batch_size)
+
+        def __getitem__(self, index: int):
+            picked = self.order[index * batch_size : (index + 1) * batch_size]
+            rng = np.random.default_rng([seed, self.epoch, index])
+            return corrupt_batch(clean_u8[np.sort(picked)], spec, rng, augment, crop)
+
+        def on_epoch_end(self) -> None:
+            self.epoch += 1
+            self.order = np.random.default_rng([seed, self.epoch]).permutation(len(clean_u8))
+
+    return NoisyBatches()

@@ -134,6 +134,13 @@ def make_placement(name: str, peer_timeout_s: float = 120.0) -> Placement:
     if name == "multiworker" and cluster is None:
         raise EdgeDenoiseError("--strategy multiworker needs the TF_CONFIG environment variable "
                                "(see docs/distributed.md), or use --local-workers N to try it on this machine")
+    import keras
+
+    if keras.backend.backend() != "tensorflow":  # JAX or PyTorch: one process on its default device
+        if name != "auto" or (cluster is not None and len(cluster.tasks) > 1):
+            raise EdgeDenoiseError(f"--strategy {name}: needs the TensorFlow backend (KERAS_BACKEND is "
+                                   f"{keras.backend.backend()}); train with --strategy auto on one device")
+        return Placement(None, "none")
     import tensorflow as tf
 
     if name == "auto":

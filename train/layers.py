@@ -1,15 +1,38 @@
 """The two Keras layers edge-denoise needs that Keras lacks: pixel unshuffle and pixel shuffle.
 
 Keras has no SpaceToDepth layer and a Reshape cannot take two unknown sides, so a fully
-convolutional (None, None, 3) model needs these. They call tf.nn.space_to_depth and
-tf.nn.depth_to_space, which the TFLite converter maps to the SPACE_TO_DEPTH and DEPTH_TO_SPACE
-builtins (int8 included). They are registered, so safe-mode loading finds them once this module
+convolutional (None, None, 3) model needs these. On TensorFlow they call tf.nn.space_to_depth
+and tf.nn.depth_to_space, which the TFLite converter maps to the SPACE_TO_DEPTH and DEPTH_TO_SPACE
+builtins (int8 included). On another Keras backend (JAX on a GPU machine without TensorFlow) they
+reshape and transpose to the same channel order, so a model trained there loads and converts here
+with the same weights. They are registered, so safe-mode loading finds them once this module
 is imported (train.evaluate.load_keras_model does that).
 """
 
 from __future__ import annotations
 
 import keras
+
+
+def space_to_depth(x, b: int):
+    """tf.nn.space_to_depth in keras.ops: output channel (dy * b + dx) * C + c holds pixel (dy, dx), channel c."""
+    from keras import ops
+
+    _, h, w, c = ops.shape(x)
+    x = ops.reshape(x, (-1, h // b, b, w // b, b, c))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, h // b, w // b, b * b * c))
+
+
+def depth_to_space(x, b: int):
+    """tf.nn.depth_to_space in keras.ops: the inverse of ``space_to_depth``."""
+    from keras import ops
+
+    _, h, w, cbb = ops.shape(x)
+    c = cbb // (b * b)
+    x = ops.reshape(x, (-1, h, w, b, b, c))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, h * b, w * b, c))
 
 
 @keras.saving.register_keras_serializable(package="edge_denoise")
@@ -21,9 +44,11 @@ class SpaceToDepth(keras.layers.Layer):
         self.block_size = int(block_size)
 
     def call(self, x):
-        import tensorflow as tf
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
 
-        return tf.nn.space_to_depth(x, self.block_size)
+            return tf.nn.space_to_depth(x, self.block_size)
+        return space_to_depth(x, self.block_size)
 
     def compute_output_shape(self, input_shape):
         b = self.block_size
@@ -43,9 +68,11 @@ class DepthToSpace(keras.layers.Layer):
         self.block_size = int(block_size)
 
     def call(self, x):
-        import tensorflow as tf
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
 
-        return tf.nn.depth_to_space(x, self.block_size)
+            return tf.nn.depth_to_space(x, self.block_size)
+        return depth_to_space(x, self.block_size)
 
     def compute_output_shape(self, input_shape):
         b = self.block_size

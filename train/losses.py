@@ -1,40 +1,92 @@
-"""Losses and metrics for training (TensorFlow ops; the final scores use skimage)."""
+"""Losses and metrics for training (the final scores use skimage).
+
+On TensorFlow they are tf.image.ssim and tf.image.psnr. On another Keras backend (JAX on a GPU
+machine that has no TensorFlow) the same formulas run in keras.ops: ``ssim_ops`` matches
+tf.image.ssim (11x11 Gaussian window, sigma 1.5, k1 0.01, k2 0.03, valid padding), which
+tests/test_losses.py checks on random images.
+"""
 
 from __future__ import annotations
 
 LOSSES = ("mse", "mae", "l1", "l2", "ssim", "mix", "mix_l2")
+SSIM_WINDOW, SSIM_SIGMA, SSIM_K1, SSIM_K2 = 11, 1.5, 0.01, 0.03
+
+
+def _on_tensorflow() -> bool:
+    import keras
+
+    return keras.backend.backend() == "tensorflow"
+
+
+def ssim_ops(y_true, y_pred, max_val: float = 1.0):
+    """Per-image SSIM of two (N, H, W, C) batches in keras.ops, as tf.image.ssim computes it."""
+    import numpy as np
+    from keras import ops
+
+    channels = y_true.shape[-1]
+    side = min(SSIM_WINDOW, *(int(s) for s in y_true.shape[1:3] if s is not None))
+    g = np.exp(-0.5 * ((np.arange(side) - (side - 1) / 2) / SSIM_SIGMA) ** 2)
+    window = np.outer(g, g) / np.outer(g, g).sum()
+    kernel = ops.convert_to_tensor(np.tile(window[:, :, None, None], (1, 1, channels, 1)).astype("float32"))
+    y_true, y_pred = ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")
+
+    def blur(x):
+        return ops.depthwise_conv(x, kernel, strides=1, padding="valid")
+
+    c1, c2 = (SSIM_K1 * max_val) ** 2, (SSIM_K2 * max_val) ** 2
+    mu_x, mu_y = blur(y_true), blur(y_pred)
+    mu_xx, mu_yy, mu_xy = mu_x * mu_x, mu_y * mu_y, mu_x * mu_y
+    var_x = blur(y_true * y_true) - mu_xx
+    var_y = blur(y_pred * y_pred) - mu_yy
+    cov = blur(y_true * y_pred) - mu_xy
+    luminance = (2.0 * mu_xy + c1) / (mu_xx + mu_yy + c1)
+    contrast_structure = (2.0 * cov + c2) / (var_x + var_y + c2)
+    return ops.mean(luminance * contrast_structure, axis=(1, 2, 3))
+
+
+def _ssim(y_true, y_pred):
+    if _on_tensorflow():
+        import tensorflow as tf
+
+        return tf.image.ssim(y_true, y_pred, max_val=1.0)
+    return ssim_ops(y_true, y_pred)
 
 
 def ssim_metric(y_true, y_pred):
-    """Mean SSIM over the batch (tf.image.ssim; 11x11 Gaussian window, close to but not equal to skimage)."""
-    import tensorflow as tf
+    """Mean SSIM over the batch (tf.image.ssim's; 11x11 Gaussian window, close to but not equal to skimage)."""
+    from keras import ops
 
-    return tf.reduce_mean(tf.image.ssim(y_true, y_pred, max_val=1.0))
+    return ops.mean(_ssim(y_true, y_pred))
 
 
 def psnr_metric(y_true, y_pred):
     """Mean PSNR in dB over the batch."""
-    import tensorflow as tf
+    from keras import ops
 
-    return tf.reduce_mean(tf.image.psnr(y_true, y_pred, max_val=1.0))
+    if _on_tensorflow():
+        import tensorflow as tf
+
+        return tf.reduce_mean(tf.image.psnr(y_true, y_pred, max_val=1.0))
+    mse = ops.mean(ops.square(ops.cast(y_true, "float32") - ops.cast(y_pred, "float32")), axis=(1, 2, 3))
+    return ops.mean(-10.0 * ops.log(mse) / ops.log(10.0))
 
 
 def make_loss(name: str):
     """mse (= l2), mae (= l1), ssim (1 - SSIM), mix (0.84 * (1 - SSIM) + 0.16 * L1, after Zhao et al.
     2017) or mix_l2 (the same with L2)."""
-    import tensorflow as tf
+    from keras import ops
 
     from edge_runtime.errors import EdgeDenoiseError
 
     def ssim_loss(y_true, y_pred):
-        return 1.0 - tf.image.ssim(y_true, y_pred, max_val=1.0)
+        return 1.0 - _ssim(y_true, y_pred)
 
     def mix_loss(y_true, y_pred):
-        l1 = tf.reduce_mean(tf.abs(y_true - y_pred), axis=[1, 2, 3])
+        l1 = ops.mean(ops.abs(y_true - y_pred), axis=(1, 2, 3))
         return 0.84 * ssim_loss(y_true, y_pred) + 0.16 * l1
 
     def mix_l2_loss(y_true, y_pred):
-        l2 = tf.reduce_mean(tf.square(y_true - y_pred), axis=[1, 2, 3])
+        l2 = ops.mean(ops.square(y_true - y_pred), axis=(1, 2, 3))
         return 0.84 * ssim_loss(y_true, y_pred) + 0.16 * l2
 
     losses = {"mse": "mse", "mae": "mae", "l1": "mae", "l2": "mse", "ssim": ssim_loss, "mix": mix_loss,

@@ -37,7 +37,8 @@ def package_versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for name in ("edge-denoise", "tensorflow", "tensorflow-cpu", "keras", "numpy", "scikit-image", "opencv-python-headless"):
+    for name in ("edge-denoise", "tensorflow", "tensorflow-cpu", "keras", "jax", "torch", "numpy", "scikit-image",
+                 "opencv-python-headless"):
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -145,7 +146,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     from train.losses import make_loss, psnr_metric, ssim_metric
     from train.models import create_model, size_multiple
 
-    multiple = size_multiple(config.model, config.depth, config.scale)
+    multiple = size_multiple(config.model, config.depth, config.scale, config.unshuffle)
     for name, side in (("--size", config.size), ("--crop", config.crop)):
         if side is not None and (side <= 0 or side % multiple):
             raise EdgeDenoiseError(f"{name} {side}: must be a positive multiple of {multiple} for {config.model} (depth {config.depth})")
@@ -174,6 +175,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     keras.utils.set_random_seed(config.seed)
     _write_run_json(run_dir / "config.json", {
         "train": config.to_dict(), "manifest_hash": manifest["hash"], "versions": package_versions(),
+        "keras_backend": keras.backend.backend(),
         "counts": {s: int(len(a)) for s, a in arrays.items()},
         "skipped": report.skipped, "converted": report.converted,
     })
@@ -266,6 +268,8 @@ def check_options(config: TrainConfig) -> None:
         raise EdgeDenoiseError(f"--attention {config.attention}: choose one of: none, {', '.join(ATTENTION)}")
     if config.model == "fastnet" and config.scale not in (2, 4):
         raise EdgeDenoiseError(f"--scale {config.scale}: fastnet takes 2 or 4")
+    if config.unshuffle not in (1, 2, 4) or (config.unshuffle != 1 and config.model != "unet"):
+        raise EdgeDenoiseError(f"--unshuffle {config.unshuffle}: the U-Net takes 1, 2 or 4 (other models: leave it at 1)")
     from train.distribute import STRATEGIES
 
     if config.strategy not in STRATEGIES:
