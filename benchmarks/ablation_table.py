@@ -47,9 +47,12 @@ def load_run(run: Path, name: str | None = None, bench_rows: list[dict] | None =
     if cfg.is_file():
         train = json.loads(cfg.read_text(encoding="utf-8")).get("train", {})
         row["train"] = {k: train.get(k) for k in ("model", "noise", "augment", "schedule", "loss", "residual",
-                                                   "separable", "attention", "width", "epochs", "init_from")}
+                                                   "separable", "attention", "width", "epochs", "init_from",
+                                                   "scale", "blocks", "unshuffle")}
     own = run / "bench" / "bench.json"  # the run's own bench wins: --bench only knows each family's default shape
-    wanted = {(row.get("train") or {}).get("model")}  # the family's row in a shared bench...
+    train = row.get("train") or {}
+    # the family's row in a shared bench, unless the run changed the family's resolution (another latency)
+    wanted = {train.get("model")} if (train.get("unshuffle") or 1) == 1 else set()
     if own.is_file() or bench_rows is None:
         bench_rows = json.loads(own.read_text(encoding="utf-8"))["rows"] if own.is_file() else []
         wanted.add(run.name)  # ...or, in the run's own, the row bench named after the run folder
