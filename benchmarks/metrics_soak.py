@@ -82,6 +82,8 @@ def main() -> int:
     ap.add_argument("--scrape-every", type=float, default=2.0)
     ap.add_argument("--add-noise", default="gaussian:0.1", help="noise for live SSIM ('' to turn off)")
     ap.add_argument("--keep", type=int, default=200, help="--save DIR --keep N into a temp folder (0: no saving)")
+    ap.add_argument("--no-metrics", action="store_true", help="no --metrics-port and no scrapes (to isolate a memory creep)")
+    ap.add_argument("--no-log-json", action="store_true", help="no --log-json (to isolate a memory creep)")
     ap.add_argument("--out", type=Path, default=RESULTS / "metrics_soak.json")
     ap.add_argument("--trace", action="store_true",
                     help="also trace Python allocations (tracemalloc, slower): Python heap over time and the "
@@ -103,7 +105,8 @@ def main() -> int:
         model, model_origin = find_model(args.model, tmp)
         engine = load_engine(model, threads=args.threads)
         config = RunConfig(source="synthetic://", model=str(model), threads=args.threads, duration=args.seconds,
-                           metrics_port=0, add_noise=args.add_noise or None, log_json=str(tmp / "run.jsonl"),
+                           metrics_port=None if args.no_metrics else 0, add_noise=args.add_noise or None,
+                           log_json=None if args.no_log_json else str(tmp / "run.jsonl"),
                            log_interval_s=10.0, save=str(tmp / "frames") if args.keep else None,
                            keep=args.keep or None)
         notices: list[str] = []
@@ -119,7 +122,7 @@ def main() -> int:
         t_start = time.monotonic()
         thread = threading.Thread(target=worker, name="soak-run")
         thread.start()
-        while not any(n.startswith("metrics: ") for n in notices) and thread.is_alive():
+        while not args.no_metrics and not any(n.startswith("metrics: ") for n in notices) and thread.is_alive():
             time.sleep(0.05)
         url = next((n.split(" ", 1)[1] for n in notices if n.startswith("metrics: ")), None)
         rss, scrapes, problems, traced = [], [], [], []
@@ -194,6 +197,7 @@ def main() -> int:
     data = {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python benchmarks/metrics_soak.py " + " ".join(sys.argv[1:]),
+        "allocator_env": {k: os.environ[k] for k in ("PYTHONMALLOC", "MALLOC_ARENA_MAX") if k in os.environ},
         "model": str(model), "model_origin": model_origin, "threads": args.threads, "add_noise": args.add_noise,
         "summary": summary,
         "stages_ms": report.stages_ms if report else None,
