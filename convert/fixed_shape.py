@@ -27,14 +27,14 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def size_multiple_of(model, architecture: str | None = None, model_kwargs: dict | None = None) -> int:
-    """Frame sides must be a multiple of this: from the run's config, else from the model's poolings."""
-    from train.models import MODELS, size_multiple
+    """Frame sides must be a multiple of this, read from the model's own layers (poolings, pixel unshuffles).
 
-    if architecture in MODELS:
-        kwargs = model_kwargs or {}
-        return size_multiple(architecture, int(kwargs.get("depth", 3)), kwargs.get("scale"), int(kwargs.get("unshuffle", 1)))
-    pools = [layer for layer in model.layers if type(layer).__name__.startswith("MaxPooling")]
-    return 2 ** len(pools)
+    ``architecture`` and ``model_kwargs`` are accepted for callers that pass a run's config; the layers
+    already say everything they would.
+    """
+    from train.evaluate import model_size_multiple
+
+    return model_size_multiple(model)
 
 
 def check_size(size: tuple[int, int], multiple: int, label: str = "model") -> None:

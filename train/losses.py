@@ -3,7 +3,7 @@
 On TensorFlow they are tf.image.ssim and tf.image.psnr. On another Keras backend (JAX on a GPU
 machine that has no TensorFlow) the same formulas run in keras.ops: ``ssim_ops`` matches
 tf.image.ssim (11x11 Gaussian window, sigma 1.5, k1 0.01, k2 0.03, valid padding), which
-tests/test_losses.py checks on random images.
+tests/test_backends.py checks on random images.
 """
 
 from __future__ import annotations
