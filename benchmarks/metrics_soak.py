@@ -5,9 +5,11 @@
 
 Runs the device loop at full speed (no pacing) on a synthetic source for ``--seconds``, with what
 the systemd unit turns on: --metrics-port (scraped every ``--scrape-every`` s like a Prometheus
-server would), --log-json, --add-noise (live SSIM) and --save DIR --keep N (rotating). Samples the
-process's resident memory every second and reports its growth after a warm-up (MiB per hour, by
-least squares), scrape latency, and whether the counters only ever went up. Writes JSON to
+server would), --log-json, --add-noise (live SSIM) and --save DIR --keep N (rotating). The loop runs
+in a child process of its own, as a service would; this process scrapes it and samples the child's
+resident memory every second from /proc, so the harness's own records never count. Reports the
+growth after a warm-up (MiB per hour, by least squares), scrape latency, and whether the counters
+only ever went up. Writes JSON to
 benchmarks/results/metrics_soak.json (or --out). Model: --model FILE, else the default shipped model, else
 the tiny test model built with TensorFlow (say which in the result).
 """
@@ -16,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
+import queue
 import subprocess
 import sys
 import tempfile
@@ -67,6 +71,64 @@ def scrape(url: str) -> tuple[dict[str, float], float]:
     return samples, seconds
 
 
+def rss_of(pid: int) -> int | None:
+    """Resident memory (VmRSS) of another process in bytes, from /proc (Linux); None once it is gone."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def run_service(options: dict, messages) -> None:
+    """The device loop as a service runs it (child process): metrics endpoint, --log-json, --add-noise,
+    --save --keep, on a synthetic source at full speed. Sends ("notice", line) while it runs and one
+    ("done", {...}) at the end: the run's report, device info and, with trace, the Python heap."""
+    from dataclasses import asdict
+
+    if options["trace"]:
+        import tracemalloc
+
+        tracemalloc.start(8)
+    from edge_runtime.device_info import device_info
+    from edge_runtime.engine import load_engine
+    from edge_runtime.pipeline import RunConfig, run
+    from edge_runtime.synthetic import SyntheticSource
+
+    done: dict = {}
+    try:
+        engine = load_engine(options["model"], threads=options["threads"])
+        config = RunConfig(source="synthetic://", model=options["model"], threads=options["threads"],
+                           duration=options["seconds"], metrics_port=0 if options["metrics"] else None,
+                           add_noise=options["add_noise"], log_json=options["log_json"], log_interval_s=10.0,
+                           save=options["save"], keep=options["keep"])
+        heap, snapshots, stop = [], {}, threading.Event()
+        if options["trace"]:
+            def sample_heap() -> None:  # only in --trace runs: its own samples count in this process
+                t0 = time.monotonic()
+                while not stop.wait(1.0):
+                    heap.append((round(time.monotonic() - t0, 2), tracemalloc.get_traced_memory()[0] / 2**20))
+                    if "warm" not in snapshots and heap[-1][0] >= options["warmup_s"]:
+                        snapshots["warm"] = tracemalloc.take_snapshot()
+
+            threading.Thread(target=sample_heap, daemon=True).start()
+        report = run(config, source=SyntheticSource(engine.input_hw), engine=engine,
+                     on_notice=lambda line: messages.put(("notice", line)))
+        stop.set()
+        done = {"report": asdict(report), "device": device_info(engine)}
+        if options["trace"]:
+            done["python_heap_mb"] = heap
+            if "warm" in snapshots:
+                diff = tracemalloc.take_snapshot().compare_to(snapshots["warm"], "traceback")[:10]
+                done["python_growth_sites"] = [{"kib": round(st.size_diff / 1024, 1), "count": st.count_diff,
+                                                "where": [str(f) for f in st.traceback[-4:]]} for st in diff]
+    except BaseException as exc:  # reported by the parent
+        done = {"error": repr(exc)}
+    messages.put(("done", done))
+
+
 def growth_per_hour(ts: list[float], values: list[float]) -> float:
     if len(ts) < 3:
         return 0.0
@@ -89,61 +151,56 @@ def main() -> int:
                     help="also trace Python allocations (tracemalloc, slower): Python heap over time and the "
                          "lines whose memory grew between the end of warm-up and the end")
     args = ap.parse_args()
-    if args.trace:
-        import tracemalloc
-
-        tracemalloc.start(8)
-
     from edge_runtime.atomic import write_json_atomic
-    from edge_runtime.device_info import device_info, rss_bytes
-    from edge_runtime.engine import load_engine
-    from edge_runtime.pipeline import RunConfig, run
-    from edge_runtime.synthetic import SyntheticSource
 
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp_name:
         tmp = Path(tmp_name)
         model, model_origin = find_model(args.model, tmp)
-        engine = load_engine(model, threads=args.threads)
-        config = RunConfig(source="synthetic://", model=str(model), threads=args.threads, duration=args.seconds,
-                           metrics_port=None if args.no_metrics else 0, add_noise=args.add_noise or None,
-                           log_json=None if args.no_log_json else str(tmp / "run.jsonl"),
-                           log_interval_s=10.0, save=str(tmp / "frames") if args.keep else None,
-                           keep=args.keep or None)
+        options = {"model": str(model), "threads": args.threads, "seconds": args.seconds,
+                   "metrics": not args.no_metrics, "add_noise": args.add_noise or None,
+                   "log_json": None if args.no_log_json else str(tmp / "run.jsonl"),
+                   "save": str(tmp / "frames") if args.keep else None, "keep": args.keep or None,
+                   "trace": args.trace, "warmup_s": args.seconds * WARMUP_FRACTION}
+        ctx = multiprocessing.get_context("spawn")
+        messages = ctx.Queue()
+        child = ctx.Process(target=run_service, args=(options, messages), name="soak-run")
+        t_start = time.monotonic()
+        child.start()
         notices: list[str] = []
         result: dict = {}
 
-        def worker():
+        def drain(block_s: float = 0.0) -> None:
             try:
-                result["report"] = run(config, source=SyntheticSource(engine.input_hw), engine=engine,
-                                       on_notice=notices.append)
-            except BaseException as exc:  # reported below
-                result["error"] = repr(exc)
+                while True:
+                    kind, payload = messages.get(timeout=block_s) if block_s else messages.get_nowait()
+                    block_s = 0.0
+                    if kind == "notice":
+                        notices.append(payload)
+                    else:
+                        result.update(payload)
+            except queue.Empty:
+                pass
 
-        t_start = time.monotonic()
-        thread = threading.Thread(target=worker, name="soak-run")
-        thread.start()
-        while not args.no_metrics and not any(n.startswith("metrics: ") for n in notices) and thread.is_alive():
-            time.sleep(0.05)
+        while not args.no_metrics and not any(n.startswith("metrics: ") for n in notices) and child.is_alive():
+            drain(0.05)
         url = next((n.split(" ", 1)[1] for n in notices if n.startswith("metrics: ")), None)
-        rss, scrapes, problems, traced = [], [], [], []
+        rss, scrapes, problems = [], [], []
         late_failures = 0
-        warm_snapshot = None
         last_counters: dict[str, float] = {}
         next_scrape = time.monotonic()
-        print(f"soak: {args.seconds:g} s on {model.name} ({model_origin}), metrics {url}", flush=True)
-        while thread.is_alive():
+        print(f"soak: {args.seconds:g} s on {model.name} ({model_origin}), metrics {url}, run in process {child.pid}",
+              flush=True)
+        while child.is_alive() and "report" not in result:
             now = time.monotonic()
-            rss.append((round(now - t_start, 2), rss_bytes() / 2**20))
-            if args.trace:
-                traced.append((rss[-1][0], tracemalloc.get_traced_memory()[0] / 2**20))
-                if warm_snapshot is None and now - t_start >= args.seconds * WARMUP_FRACTION:
-                    warm_snapshot = tracemalloc.take_snapshot()
+            child_rss = rss_of(child.pid)
+            if child_rss is not None:
+                rss.append((round(now - t_start, 2), child_rss / 2**20))
             if url and now >= next_scrape:
                 next_scrape = now + args.scrape_every
                 try:
                     samples, seconds = scrape(url)
                 except OSError as exc:
-                    if thread.is_alive() and now - t_start < args.seconds:
+                    if child.is_alive() and now - t_start < args.seconds:
                         problems.append(f"scrape failed at {now - t_start:.0f} s: {exc}")
                     else:  # the run reached --seconds and closed its endpoint while this scrape was in flight
                         late_failures += 1
@@ -160,18 +217,16 @@ def main() -> int:
                 if len(scrapes) % 30 == 0:
                     print(f"  {now - t_start:6.0f} s  {scrapes[-1]['frames']:8.0f} frames  {scrapes[-1]['fps']:6.1f} FPS  "
                           f"RSS {rss[-1][1]:.1f} MiB", flush=True)
-            time.sleep(1.0 if not url else min(1.0, max(0.0, next_scrape - time.monotonic())))
-        thread.join()
-        growth_sites = []
-        if args.trace and warm_snapshot is not None:
-            end = tracemalloc.take_snapshot()
-            for stat in end.compare_to(warm_snapshot, "traceback")[:10]:
-                growth_sites.append({"kib": round(stat.size_diff / 1024, 1), "count": stat.count_diff,
-                                     "where": [str(f) for f in stat.traceback[-4:]]})
+            drain(1.0 if not url else min(1.0, max(0.01, next_scrape - time.monotonic())))
+        child.join(timeout=60)
+        drain()
+        if "error" in result:
+            problems.append(f"run failed: {result['error']}")
         saved_files = len(list((tmp / "frames").glob("frame_*"))) if args.keep else 0
         log_lines = len((tmp / "run.jsonl").read_text().splitlines()) if (tmp / "run.jsonl").exists() else 0
 
     report = result.get("report")
+    traced = result.get("python_heap_mb", [])
     warm = args.seconds * WARMUP_FRACTION
     after = [(t, v) for t, v in rss if t >= warm] or rss
     growth = growth_per_hour([t for t, _ in after], [v for _, v in after])
@@ -179,8 +234,8 @@ def main() -> int:
     step = max(1, len(rss) // 600)
     scrape_ms = [s["ms"] for s in scrapes]
     summary = {
-        "seconds": args.seconds, "frames": report.frames if report else None, "fps": report.fps if report else None,
-        "stop_reason": report.stop_reason if report else result.get("error"),
+        "seconds": args.seconds, "frames": report["frames"] if report else None, "fps": report["fps"] if report else None,
+        "stop_reason": report["stop_reason"] if report else result.get("error"),
         "rss_start_mb": round(after[0][1], 1) if after else None, "rss_end_mb": round(rss_values[-1], 1) if rss else None,
         "rss_peak_mb": round(max(rss_values), 1) if rss else None,
         "rss_growth_mb_per_hour_after_warmup": round(growth, 2), "warmup_s": warm,
@@ -200,13 +255,14 @@ def main() -> int:
         "allocator_env": {k: os.environ[k] for k in ("PYTHONMALLOC", "MALLOC_ARENA_MAX") if k in os.environ},
         "model": str(model), "model_origin": model_origin, "threads": args.threads, "add_noise": args.add_noise,
         "summary": summary,
-        "stages_ms": report.stages_ms if report else None,
-        "saving": report.saving if report else None,
+        "stages_ms": report["stages_ms"] if report else None,
+        "saving": report["saving"] if report else None,
         "rss_mb": [[t, round(v, 2)] for t, v in rss[::step]],
         "scrapes": scrapes[:: max(1, len(scrapes) // 300)],
-        **({"python_heap_mb": [[t, round(v, 3)] for t, v in traced[::step]], "python_growth_sites": growth_sites}
+        **({"python_heap_mb": [[t, round(v, 3)] for t, v in traced[::step]], "python_growth_sites": result.get("python_growth_sites", [])}
            if args.trace else {}),
-        "device": device_info(engine),
+        "device": result.get("device"),
+        "measured": "resident memory of the process that runs the loop and serves /metrics, read from /proc/PID/status by this harness process (which also scrapes), so the harness's own samples do not count",
     }
     write_json_atomic(args.out, data)
     print(json.dumps(summary, indent=2))
