@@ -237,6 +237,9 @@ def test_blind_fastnet_trains_with_augmentation_cosine_and_l1(tmp_path):
     (["--noise", "gaussian:0.1@-1"], "needs CHAIN@WEIGHT"),
     (["--unshuffle", "3"], "--unshuffle 3: the U-Net takes 1, 2 or 4"),
     (["--model", "fastnet", "--unshuffle", "2"], "--unshuffle 2: the U-Net takes 1, 2 or 4 (other models: leave it at 1)"),
+    (["--model", "unet", "--quant-aware"], "--quant-aware: only fastnet takes it"),
+    (["--model", "unet", "--background-margin", "0.03"], "--background-margin 0.03: fastnet with --residual takes"),
+    (["--model", "fastnet", "--background-margin", "-0.1"], "--background-margin -0.1: fastnet with --residual takes"),
 ])
 def test_new_train_options_fail_in_one_line_before_any_work(args, says, tmp_path):
     result = cli("train", *args, "--data", SAMPLES, "--out", tmp_path / "x")
@@ -263,6 +266,36 @@ def test_fastnet_clips_its_output_but_still_pulls_back_pixels_pushed_past_white(
     assert float(tf.reduce_min(grad_bias)) > 0  # and told to come back down
 
 
+def test_background_margin_pushes_the_black_background_below_zero_and_leaves_the_nut_to_the_main_loss():
+    """int8 rounding in a fastnet's layers lifts a background parked just above 0 into grey
+    (benchmarks/int8_background.py). With --background-margin M the output reaches the loss
+    unfloored while training, and background pixels (clean below 5/255) pay until they are -M or lower."""
+    import tensorflow as tf
+
+    from train.losses import make_loss
+    from train.training import pass_negative_output
+
+    model = create_model("fastnet", width=8, blocks=1)
+    head = model.get_layer("head")
+    kernel, bias = head.get_weights()
+    head.set_weights([np.zeros_like(kernel), np.full_like(bias, -0.3)])  # predicted "noise": -0.3 everywhere
+    x = np.full((1, 8, 8, 3), 0.1, np.float32)
+    assert np.allclose(model(x, training=True), 0.0)  # the floor hides how far below 0 the output is
+    pass_negative_output(model)
+    assert np.allclose(model(x, training=True), -0.2, atol=1e-6)  # now the loss sees it
+    assert np.allclose(model(x, training=False), 0.0)  # and inference (so the exported file) still clips
+
+    loss = make_loss("mix", background_margin=0.03)
+    black, nut = np.zeros((1, 16, 16, 3), np.float32), np.full((1, 16, 16, 3), 0.5, np.float32)
+    at = lambda y_true, value: float(loss(tf.constant(y_true), tf.constant(np.full_like(y_true, value)))[0])
+    plain = make_loss("mix")
+    assert at(black, -0.05) == pytest.approx(float(plain(black, np.zeros_like(black))[0]))  # below -M: no hinge
+    assert at(black, 0.0) == pytest.approx(at(black, -0.05) + 0.03)  # at 0 the background still pays M
+    assert at(nut, 0.5) == pytest.approx(float(plain(nut, nut)[0]))  # the nut is left to the main loss
+    mse = make_loss("mse", background_margin=0.03)
+    assert mse(tf.constant(black), tf.constant(black)).shape == (1,)  # per-image, like the function losses
+
+
 def test_fastnet_int8_export_has_only_builtin_ops(tmp_path):
     _, ops = _int8(create_model("fastnet", width=8, blocks=1), 32, tmp_path, "fastnet_small")
     assert ops <= BUILTINS_OK, ops - BUILTINS_OK
@@ -279,6 +312,58 @@ def test_init_from_copies_a_trained_model_and_names_a_misfit_in_one_line(tmp_pat
     with pytest.raises(EdgeDenoiseError, match="do not fit this model") as info:
         init_weights(create_model("fastnet", width=16, blocks=1), str(tmp_path / "trained.keras"))
     assert "\n" not in str(info.value)
+    with pytest.raises(EdgeDenoiseError, match="block1_conv1 has no trained weights there"):
+        init_weights(create_model("fastnet", width=8, blocks=2), str(tmp_path / "trained.keras"))
+
+
+def test_quant_aware_fastnet_rounds_to_int8_levels_in_training_only_and_fine_tunes_a_trained_one(tmp_path):
+    """--quant-aware: every tensor the int8 file will hold is rounded to 256 levels while training
+    (ranges: running min/max, as calibration takes them), so the weights learn to survive int8.
+    Outside training nothing changes, and a plain trained fastnet's weights load into it."""
+    from train.training import init_weights
+
+    trained = create_model("fastnet", width=8, blocks=1)
+    trained.save(tmp_path / "trained.keras")
+    qat = create_model("fastnet", width=8, blocks=1, quant_aware=True)
+    assert [l.name for l in qat.layers if l.name.endswith("_fq")] == [
+        "stem_fq", "block0_conv1_fq", "block0_conv2_fq", "block0_add_fq", "head_fq", "residual_fq"]
+    init_weights(qat, str(tmp_path / "trained.keras"))
+    x = np.random.default_rng(0).random((2, 16, 16, 3), dtype=np.float32)
+    assert np.array_equal(np.asarray(qat(x, training=False)), np.asarray(trained(x, training=False)))
+
+    stem = qat.get_layer("stem_fq")
+    probe = __import__("keras").Model(qat.inputs, stem.output)
+    rounded = np.asarray(probe(x, training=True))
+    low, high, _ = (float(w) for w in stem.get_weights())
+    assert low <= 0.0 < high  # the first batch sets the range
+    assert len(np.unique(rounded)) <= 256  # 8 bits
+    step = (high - low) / 255
+    assert np.allclose(np.round((rounded - low) / step), (rounded - low) / step, atol=1e-3)
+
+
+def test_int8_export_of_a_quant_aware_fastnet_takes_the_ranges_training_learnt(tmp_path):
+    """Calibrating anew would give the stem a range of its own; with the FakeQuant layers exported, the
+    int8 file quantizes the stem's output on exactly the range training settled on."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from convert.fixed_shape import fixed_shape_model
+    from convert.tflite import convert_to_tflite, op_names
+    from train.layers import fake_quant_at_inference
+
+    model = create_model("fastnet", width=8, blocks=1, quant_aware=True)
+    model(np.zeros((1, 16, 16, 3), np.float32))  # build
+    model.get_layer("stem_fq").set_weights([np.float32(0.0), np.float32(2.55), np.float32(1.0)])  # a step of 0.01
+    fixed = fixed_shape_model(model, (32, 32))
+    calib = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+
+    def scales(blob: bytes) -> set[float]:
+        (tmp_path / "m.tflite").write_bytes(blob)
+        return {round(float(d["quantization"][0]), 6) for d in Interpreter(str(tmp_path / "m.tflite")).get_tensor_details()}
+
+    assert 0.01 not in scales(convert_to_tflite(fixed, "int8", calib=calib))  # calibrated anew
+    fake_quant_at_inference(fixed, True)
+    blob = convert_to_tflite(fixed, "int8", calib=calib)
+    assert 0.01 in scales(blob) and op_names(blob) <= BUILTINS_OK
 
 
 # --- the ablation table ---------------------------------------------------------------------------

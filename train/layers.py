@@ -1,4 +1,5 @@
-"""The two Keras layers edge-denoise needs that Keras lacks: pixel unshuffle and pixel shuffle.
+"""The Keras layers edge-denoise needs that Keras lacks: pixel unshuffle and pixel shuffle, a clip to
+[0, 1] with a training-time gradient of our choosing, and int8 rounding simulated in training.
 
 Keras has no SpaceToDepth layer and a Reshape cannot take two unknown sides, so a fully
 convolutional (None, None, 3) model needs these. On TensorFlow they call tf.nn.space_to_depth
@@ -94,7 +95,15 @@ class ClipToUnit(keras.layers.Layer):
     on purpose: it lets the model park the black background at exactly 0, which is most of what a
     pistachio photo is (a straight-through floor as well learned far worse: benchmarks/output_heads.py).
     Outside training (so in the exported graph) it is a clip.
+
+    ``pass_negative`` (training with ``--background-margin``) hands values below 0 to the loss as
+    they are, so a margin loss (train.losses.make_loss) can push the background below 0 by a margin
+    that int8 rounding in the layers before cannot undo; the loss floors them itself.
     """
+
+    def __init__(self, pass_negative: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.pass_negative = bool(pass_negative)
 
     def call(self, x, training=None):
         from keras import ops
@@ -102,5 +111,67 @@ class ClipToUnit(keras.layers.Layer):
         floored = ops.relu(x)
         clipped = ops.minimum(floored, 1.0)
         if training:
-            return floored + ops.stop_gradient(clipped - floored)
+            below = ops.minimum(x, 0.0) if self.pass_negative else 0.0
+            return floored + below + ops.stop_gradient(clipped - floored)
         return clipped
+
+    def get_config(self):
+        return {**super().get_config(), "pass_negative": self.pass_negative}
+
+
+@keras.saving.register_keras_serializable(package="edge_denoise")
+class FakeQuant(keras.layers.Layer):
+    """Quantization-aware training: in training, round the tensor to the 256 levels int8 will give it.
+
+    The range is a running min/max over the training batches (momentum ``momentum``), as the converter's
+    calibration takes a min/max over its calibration images; the rounding passes its gradient
+    straight through inside the range (keras.quantizers.fake_quant_with_min_max_vars). Outside
+    training it returns its input untouched, so the exported graph has no trace of it and the
+    converter calibrates as usual. The model learns weights whose output survives int8 rounding of
+    every activation, which post-training quantization alone cannot give a model with wide ranges.
+    """
+
+    def __init__(self, momentum: float = 0.99, **kwargs):
+        super().__init__(**kwargs)
+        self.momentum = float(momentum)
+        self.at_inference = False  # convert turns it on for int8 export (never saved)
+
+    def build(self, input_shape):
+        self.low = self.add_weight(name="low", shape=(), initializer="zeros", trainable=False)
+        self.high = self.add_weight(name="high", shape=(), initializer="zeros", trainable=False)
+        self.seen = self.add_weight(name="seen", shape=(), initializer="zeros", trainable=False)
+
+    def call(self, x, training=None):
+        from keras import ops
+
+        if not training:
+            if not self.at_inference:
+                return x
+            return keras.quantizers.fake_quant_with_min_max_vars(x, self.low, ops.maximum(self.high, self.low + 1e-6))
+        lo = ops.minimum(ops.min(ops.stop_gradient(x)), 0.0)  # int8 ranges always hold 0
+        hi = ops.maximum(ops.max(ops.stop_gradient(x)), 0.0)
+        first = ops.cast(self.seen < 0.5, x.dtype)
+        keep = self.momentum * (1.0 - first)
+        self.low.assign(keep * self.low + (1.0 - keep) * lo)
+        self.high.assign(keep * self.high + (1.0 - keep) * hi)
+        self.seen.assign(1.0)
+        return keras.quantizers.fake_quant_with_min_max_vars(x, self.low, ops.maximum(self.high, self.low + 1e-6))
+
+    def get_config(self):
+        return {**super().get_config(), "momentum": self.momentum}
+
+
+def fake_quant_at_inference(model, on: bool, only_trained: bool = True) -> None:
+    """Make a quantization-aware model's FakeQuant layers round outside training too (never saved).
+
+    convert does it for int8 export: the layers become TensorFlow FakeQuant ops, whose ranges the
+    TFLite converter takes for those tensors instead of calibrating them anew. Training does it for
+    validation, so the model kept as best is the one that scores best once rounded (its first
+    validation follows a training epoch, so every range is set by then: ``only_trained=False``).
+    With ``only_trained`` a layer that has not seen a training batch has no range yet and stays an
+    identity (the converter calibrates that tensor).
+    """
+    for layer in model.layers:
+        if isinstance(layer, FakeQuant):
+            trained = layer.built and float(layer.seen.numpy()) > 0.5
+            layer.at_inference = on and (trained or not only_trained)

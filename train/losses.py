@@ -71,9 +71,20 @@ def psnr_metric(y_true, y_pred):
     return ops.mean(-10.0 * ops.log(mse) / ops.log(10.0))
 
 
-def make_loss(name: str):
+BACKGROUND_BELOW = 0.02  # clean pixels darker than this (5/255) are background for --background-margin
+
+
+def make_loss(name: str, background_margin: float = 0.0, background_below: float = BACKGROUND_BELOW):
     """mse (= l2), mae (= l1), ssim (1 - SSIM), mix (0.84 * (1 - SSIM) + 0.16 * L1, after Zhao et al.
-    2017) or mix_l2 (the same with L2)."""
+    2017) or mix_l2 (the same with L2).
+
+    With ``background_margin`` M > 0 the model's output reaches the loss unfloored (ClipToUnit's
+    ``pass_negative``): the loss above sees it floored at 0, and a hinge, the mean over pixels whose
+    clean value is below ``background_below`` of max(0, output + M), pushes the black background to
+    -M or lower. A fastnet with no margin parks it just above 0, where the int8 model's rounding
+    lifts it into visible grey (benchmarks/int8_background.py).
+    """
+    import keras
     from keras import ops
 
     from edge_runtime.errors import EdgeDenoiseError
@@ -93,4 +104,19 @@ def make_loss(name: str):
               "mix_l2": mix_l2_loss}
     if name not in losses:
         raise EdgeDenoiseError(f"unknown loss '{name}'; choose one of: {', '.join(LOSSES)}")
-    return losses[name]
+    if background_margin < 0:
+        raise EdgeDenoiseError(f"--background-margin must be 0 or more, not {background_margin}")
+    if not background_margin:
+        return losses[name]
+    base = keras.losses.get(losses[name]) if isinstance(losses[name], str) else losses[name]
+
+    def margin_loss(y_true, y_pred):
+        background = ops.cast(y_true < background_below, y_pred.dtype)
+        hinge = ops.mean(background * ops.relu(y_pred + background_margin), axis=(1, 2, 3))
+        main = base(y_true, ops.relu(y_pred))
+        if len(main.shape) > 1:  # Keras's mse/mae average the last axis only
+            main = ops.mean(main, axis=tuple(range(1, len(main.shape))))
+        return main + hinge
+
+    margin_loss.__name__ = f"{name}_background_margin"
+    return margin_loss

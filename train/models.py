@@ -141,7 +141,7 @@ def _residual_head(inputs, x, residual: bool, unshuffle: int = 1):
 
 
 def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: bool = False,
-                  residual: bool = True, **_ignored) -> "keras.Model":  # noqa: F821
+                  residual: bool = True, quant_aware: bool = False, **_ignored) -> "keras.Model":  # noqa: F821
     """An edge denoiser that does all its work at 1/scale resolution, where wide layers are cheap.
 
     Pixel unshuffle (SPACE_TO_DEPTH) turns every scale x scale block into channels without losing
@@ -150,25 +150,33 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
     from the input. At width 64, scale 4 this costs about 22k MACs per pixel, 3.6x fewer than
     the U-Net of width 24, depth 3 (79k), and the convs are 64 channels wide, which int8 kernels
     run near their peak; a full-resolution conv at width 24 runs far below it.
+
+    ``quant_aware`` puts a FakeQuant after every tensor the int8 file will hold (quantization-aware
+    training, for fine-tuning a trained fastnet with --init-from); the layers are identities outside
+    training, so the exported graph is the same.
     """
     import keras
     from keras import layers
 
-    from train.layers import ClipToUnit, DepthToSpace, SpaceToDepth
+    from train.layers import ClipToUnit, DepthToSpace, FakeQuant, SpaceToDepth
 
     _check_choice("fastnet scale", scale, (2, 4))
     conv = layers.SeparableConv2D if separable else layers.Conv2D
+
+    def q(t, name: str):
+        return FakeQuant(name=f"{name}_fq")(t) if quant_aware else t
+
     inputs = keras.Input((None, None, 3), name="noisy")
     x = SpaceToDepth(scale, name="unshuffle")(inputs)
-    x = layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")(x)
+    x = q(layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")(x), "stem")
     for i in range(blocks):
-        y = conv(width, 3, padding="same", activation="relu", name=f"block{i}_conv1")(x)
-        y = conv(width, 3, padding="same", name=f"block{i}_conv2")(y)
-        x = layers.Add(name=f"block{i}_add")([x, y])
-    x = layers.Conv2D(3 * scale * scale, 3, padding="same", name="head")(x)
+        y = q(conv(width, 3, padding="same", activation="relu", name=f"block{i}_conv1")(x), f"block{i}_conv1")
+        y = q(conv(width, 3, padding="same", name=f"block{i}_conv2")(y), f"block{i}_conv2")
+        x = q(layers.Add(name=f"block{i}_add")([x, y]), f"block{i}_add")
+    x = q(layers.Conv2D(3 * scale * scale, 3, padding="same", name="head")(x), "head")
     x = DepthToSpace(scale, name="shuffle")(x)
     if residual:
-        x = layers.Add(name="residual")([inputs, x])
+        x = q(layers.Add(name="residual")([inputs, x]), "residual")
         outputs = ClipToUnit(name="denoised")(x)  # not ReLU(max_value=1): see ClipToUnit
     else:
         outputs = layers.Activation("sigmoid", name="denoised")(x)

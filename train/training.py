@@ -186,7 +186,14 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         model = create_model(config.model, **config.model_kwargs())
         if config.init_from and not resume:
             init_weights(model, config.init_from)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps, place.replicas)), loss=make_loss(config.loss),
+        if config.background_margin:
+            pass_negative_output(model)
+        if config.quant_aware:  # validate (and keep the best) with int8 rounding on; training rounds anyway
+            from train.layers import fake_quant_at_inference
+
+            fake_quant_at_inference(model, True, only_trained=False)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps, place.replicas)),
+                      loss=make_loss(config.loss, config.background_margin),
                       metrics=[ssim_metric, psnr_metric])
     ds = train_dataset(arrays["train"], spec, global_batch, config.seed, augment=augment, crop=config.crop)
     if place.multiworker:
@@ -227,6 +234,17 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     return TrainResult(run_dir, metrics, interrupted, report)
 
 
+def pass_negative_output(model) -> None:
+    """Let the model's output reach the loss below 0 while training (for --background-margin)."""
+    from train.layers import ClipToUnit
+
+    head = model.layers[-1]
+    if not isinstance(head, ClipToUnit):
+        raise EdgeDenoiseError(f"--background-margin needs a model whose output layer clips to [0, 1] (fastnet with "
+                               f"--residual); {model.name}'s output layer is {type(head).__name__}")
+    head.pass_negative = True
+
+
 def _reset_worker_dir(worker: Path, chief_backup: Path) -> None:
     """Before a restarted non-chief worker resumes: a worker killed mid-save (SIGKILL, OOM) can leave a
     half-written model or backup file that then fails to open. Its files are throwaway; the chief's
@@ -239,17 +257,35 @@ def _reset_worker_dir(worker: Path, chief_backup: Path) -> None:
 
 
 def init_weights(model, path: str) -> None:
-    """Copy the weights of a trained .keras model into ``model`` (fine-tuning); one line if they do not fit."""
+    """Copy the weights of a trained .keras model into ``model`` (fine-tuning); one line if they do not fit.
+
+    Layer by layer, by name: ``model`` may add layers of its own with no trained counterpart (the
+    FakeQuant layers of --quant-aware, whose ranges are learnt anew), but every layer of the trained
+    model must find its namesake here with the same weight shapes.
+    """
     from train.evaluate import load_keras_model
 
     source = load_keras_model(path)
-    mine, theirs = model.get_weights(), source.get_weights()
-    shapes = [w.shape for w in mine], [w.shape for w in theirs]
-    if shapes[0] != shapes[1]:
-        raise EdgeDenoiseError(f"--init-from {path}: its weights do not fit this model ({source.name}, "
-                               f"{len(theirs)} tensors, against {model.name} with {len(mine)}): "
+    mine = {layer.name: layer for layer in model.layers}
+    pairs = []
+    for layer in source.layers:
+        theirs = layer.get_weights()
+        if not theirs:
+            continue
+        target = mine.get(layer.name)
+        if target is None or [w.shape for w in target.get_weights()] != [w.shape for w in theirs]:
+            raise EdgeDenoiseError(f"--init-from {path}: its weights do not fit this model ({source.name}'s layer "
+                                   f"{layer.name} has no match in {model.name}): "
+                                   "give the same --model and options it was trained with")
+        pairs.append((target, theirs))
+    untouched = [name for name, layer in mine.items() if layer.trainable_weights and
+                 name not in {t.name for t, _ in pairs}]
+    if untouched:
+        raise EdgeDenoiseError(f"--init-from {path}: its weights do not fit this model ({model.name}'s layer "
+                               f"{untouched[0]} has no trained weights there): "
                                "give the same --model and options it was trained with")
-    model.set_weights(theirs)
+    for target, theirs in pairs:
+        target.set_weights(theirs)
 
 
 def check_options(config: TrainConfig) -> None:
@@ -270,6 +306,11 @@ def check_options(config: TrainConfig) -> None:
         raise EdgeDenoiseError(f"--scale {config.scale}: fastnet takes 2 or 4")
     if config.unshuffle not in (1, 2, 4) or (config.unshuffle != 1 and config.model != "unet"):
         raise EdgeDenoiseError(f"--unshuffle {config.unshuffle}: the U-Net takes 1, 2 or 4 (other models: leave it at 1)")
+    if config.quant_aware and config.model != "fastnet":
+        raise EdgeDenoiseError("--quant-aware: only fastnet takes it (other models: leave it off)")
+    if config.background_margin < 0 or (config.background_margin and not (config.model == "fastnet" and config.residual)):
+        raise EdgeDenoiseError(f"--background-margin {config.background_margin:g}: fastnet with --residual takes a margin "
+                               "of 0 or more (other models: leave it at 0)")
     from train.distribute import STRATEGIES
 
     if config.strategy not in STRATEGIES:
