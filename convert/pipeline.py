@@ -43,6 +43,7 @@ class ConvertConfig:
     calib: str | None = None  # calibration folder (default: the run's train split)
     calib_count: int = 200
     noise: str | None = None  # default: the run's training noise
+    calib_noise: str | None = None  # noise on the calibration images only (default: the same as noise)
     gate_count: int = 64
     max_drop: float = 0.01
     seed: int = 0
@@ -185,6 +186,7 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
     from convert.tflite import IO_TYPES, PRECISIONS, convert_to_tflite
     from edge_runtime.noise import parse_noise
     from train.evaluate import load_keras_model
+    from train.layers import fake_quant_at_inference
 
     # check every cheap option before the slow work
     for p in config.precisions:
@@ -196,8 +198,9 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
         raise EdgeDenoiseError(f"unknown --format '{config.format}'; choose tflite or onnx")
     if config.calib and not Path(config.calib).is_dir():
         raise EdgeDenoiseError(f"{config.calib}: calibration folder not found")
-    if config.noise:
-        parse_noise(config.noise)
+    for given in (config.noise, config.calib_noise):
+        if given:
+            parse_noise(given)
     model_path = Path(config.model)
     if model_path.suffix.lower() == ".tflite":
         raise EdgeDenoiseError(f"{model_path}: already a TFLite file; convert takes the trained .keras model "
@@ -229,7 +232,8 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
         calib = None
         if "int8" in config.precisions:
             folder, rel = _calib_source(info, config)
-            calib = calibration_images(folder, size, spec, config.calib_count, seed=config.seed, relpaths=rel)
+            calib_spec = parse_noise(config.calib_noise) if config.calib_noise else spec
+            calib = calibration_images(folder, size, calib_spec, config.calib_count, seed=config.seed, relpaths=rel)
             log(f"{h}x{w}: {len(calib)} calibration images from {folder}")
         for precision in config.precisions:
             io = config.io if precision == "int8" else "float"
@@ -237,6 +241,8 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
             entry = {"file": str(path), "precision": precision, "io": io, "size": [h, w], "status": "ok"}
             t0 = time.perf_counter()
             try:
+                # a --quant-aware model gives int8 the ranges training learnt for its tensors
+                fake_quant_at_inference(clone, precision == "int8")
                 blob = convert_to_tflite(clone, precision, io=io, calib=calib)
                 _write_gated(path, blob, ref, config, info, precision, io, size, tf_version, package_version, entry)
             except EdgeDenoiseError as exc:
@@ -282,6 +288,8 @@ def _write_gated(path: Path, blob: bytes, ref, config: ConvertConfig, info: RunI
                     + ("; try fp16/dynamic, more --calib-count, or quantization-aware training" if precision == "int8" else "")
                 )
             meta = build_metadata(info, precision, size, engine, result, tf_version, package_version)
+            if precision == "int8":
+                meta["calibration_noise"] = config.calib_noise or info.noise
             meta["min_runtime"] = min_runtime(blob, precision, engine)
             del engine
             write_json_atomic(sidecar, meta)

@@ -135,6 +135,19 @@ def test_int8_with_uint8_io_has_integer_io_and_quantization_in_metadata(run_mode
     meta = read_metadata(path)
     assert meta["io_dtype"] == "uint8" and meta["input_size"] == [32, 48]
     assert meta["input_quantization"][0] == pytest.approx(engine.in_scale) and meta["input_quantization"][0] > 0
+    assert meta["calibration_noise"] == meta["noise"] == "gaussian:0.1"  # the run's noise calibrated it
+
+
+def test_int8_can_be_calibrated_on_another_noise_than_the_gate_uses(run_model, tmp_path):
+    """A blind model's mixture has salt-and-pepper, whose impulses widen every int8 range; --calib-noise
+    calibrates on another noise while the gate still scores the run's own."""
+    from convert import convert_run
+    from edge_runtime.engine import read_metadata
+
+    report = convert_run(config_for(run_model, tmp_path, precisions=("int8",), calib_noise="poisson:30"), log=lambda s: None)
+    meta = read_metadata(tmp_path / "unet_run0_int8_32x32.tflite")
+    assert meta["calibration_noise"] == "poisson:30" and meta["noise"] == "gaussian:0.1"
+    assert report.config["calib_noise"] == "poisson:30"
 
 
 def test_size_not_a_multiple_of_the_pooling_factor_is_refused(run_model, tmp_path):
