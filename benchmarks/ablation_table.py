@@ -52,7 +52,8 @@ def load_run(run: Path, name: str | None = None, bench_rows: list[dict] | None =
     own = run / "bench" / "bench.json"  # the run's own bench wins: --bench only knows each family's default shape
     train = row.get("train") or {}
     # the family's row in a shared bench, unless the run changed the family's resolution (another latency)
-    wanted = {train.get("model")} if (train.get("unshuffle") or 1) == 1 else set()
+    same_shape = (train.get("unshuffle") or 1) == 1 and not (train.get("model") == "fastnet" and (train.get("scale") or 4) != 4)
+    wanted = {train.get("model")} if same_shape else set()
     if own.is_file() or bench_rows is None:
         bench_rows = json.loads(own.read_text(encoding="utf-8"))["rows"] if own.is_file() else []
         wanted.add(run.name)  # ...or, in the run's own, the row bench named after the run folder

@@ -102,14 +102,17 @@ def main() -> int:
     calib_noise = args.calib_noise or (config.get("train") or {}).get("noise") or "gaussian:0.1"
     keras_model = load_keras_model(args.model)
     fixed = fixed_shape_model(keras_model, (args.size, args.size))
+    from train.layers import fake_quant_at_inference
     manifest = make_manifest(args.data)
     calib = calibration_images(args.data, (args.size, args.size), parse_noise(calib_noise), count=200,
                                relpaths=manifest["splits"]["train"])
     calib = np.asarray(calib, np.float32)
     tflite = run / f"int8_{args.size}_probe.tflite"
     mixed = run / f"int8_{args.size}_head_float_probe.tflite"
+    fake_quant_at_inference(fixed, True)  # a --quant-aware model exports its trained ranges, as convert does
     tflite.write_bytes(convert_to_tflite(fixed, "int8", calib=calib))
     mixed.write_bytes(int8_head_in_float(fixed, calib))
+    fake_quant_at_inference(fixed, False)  # the Keras row is the float model
     try:
         engine = load_engine(tflite, threads=2)
         clean = load_images(args.data, manifest["splits"]["test"][: args.count], args.size).astype(np.float32) / 255.0
