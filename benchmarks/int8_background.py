@@ -96,13 +96,13 @@ def main() -> int:
     from edge_runtime.noise import parse_noise
     from train.data import load_images, make_manifest
     from train.evaluate import load_keras_model, run_denoiser
+    from train.layers import fake_quant_at_inference
 
     run = args.model.parent
     config = json.loads((run / "config.json").read_text()) if (run / "config.json").is_file() else {}
     calib_noise = args.calib_noise or (config.get("train") or {}).get("noise") or "gaussian:0.1"
     keras_model = load_keras_model(args.model)
     fixed = fixed_shape_model(keras_model, (args.size, args.size))
-    from train.layers import fake_quant_at_inference
     manifest = make_manifest(args.data)
     calib = calibration_images(args.data, (args.size, args.size), parse_noise(calib_noise), count=200,
                                relpaths=manifest["splits"]["train"])

@@ -71,17 +71,6 @@ def scrape(url: str) -> tuple[dict[str, float], float]:
     return samples, seconds
 
 
-def rss_of(pid: int) -> int | None:
-    """Resident memory (VmRSS) of another process in bytes, from /proc (Linux); None once it is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        return None
-    return None
-
-
 def run_service(options: dict, messages) -> None:
     """The device loop as a service runs it (child process): metrics endpoint, --log-json, --add-noise,
     --save --keep, on a synthetic source at full speed. Sends ("notice", line) while it runs and one
@@ -152,6 +141,7 @@ def main() -> int:
                          "lines whose memory grew between the end of warm-up and the end")
     args = ap.parse_args()
     from edge_runtime.atomic import write_json_atomic
+    from edge_runtime.device_info import rss_bytes
 
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp_name:
         tmp = Path(tmp_name)
@@ -192,8 +182,8 @@ def main() -> int:
               flush=True)
         while child.is_alive() and "report" not in result:
             now = time.monotonic()
-            child_rss = rss_of(child.pid)
-            if child_rss is not None:
+            child_rss = rss_bytes(child.pid)
+            if child_rss:
                 rss.append((round(now - t_start, 2), child_rss / 2**20))
             if url and now >= next_scrape:
                 next_scrape = now + args.scrape_every
@@ -262,7 +252,7 @@ def main() -> int:
         **({"python_heap_mb": [[t, round(v, 3)] for t, v in traced[::step]], "python_growth_sites": result.get("python_growth_sites", [])}
            if args.trace else {}),
         "device": result.get("device"),
-        "measured": "resident memory of the process that runs the loop and serves /metrics, read from /proc/PID/status by this harness process (which also scrapes), so the harness's own samples do not count",
+        "measured": "resident memory of the process that runs the loop and serves /metrics, read from /proc/PID/statm by this harness process (which also scrapes), so the harness's own samples do not count",
     }
     write_json_atomic(args.out, data)
     print(json.dumps(summary, indent=2))

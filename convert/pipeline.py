@@ -198,7 +198,7 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
         raise EdgeDenoiseError(f"unknown --format '{config.format}'; choose tflite or onnx")
     if config.calib and not Path(config.calib).is_dir():
         raise EdgeDenoiseError(f"{config.calib}: calibration folder not found")
-    for given in (config.noise, config.calib_noise):
+    for given in (config.noise, config.calib_noise):  # a bad spec fails before the model loads
         if given:
             parse_noise(given)
     model_path = Path(config.model)
@@ -208,6 +208,7 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
     model = load_keras_model(model_path)
     info = read_run(model_path, model, config)
     spec = parse_noise(info.noise)
+    calib_spec = parse_noise(config.calib_noise) if config.calib_noise else spec
     multiple = size_multiple_of(model, info.architecture, info.model_kwargs)
     for size in config.sizes:
         check_size(size, multiple, f"{info.architecture} model")
@@ -232,7 +233,6 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
         calib = None
         if "int8" in config.precisions:
             folder, rel = _calib_source(info, config)
-            calib_spec = parse_noise(config.calib_noise) if config.calib_noise else spec
             calib = calibration_images(folder, size, calib_spec, config.calib_count, seed=config.seed, relpaths=rel)
             log(f"{h}x{w}: {len(calib)} calibration images from {folder}")
         for precision in config.precisions:

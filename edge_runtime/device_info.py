@@ -52,12 +52,15 @@ def device_info(engine=None) -> dict:
     return info
 
 
-def rss_bytes() -> int:
-    """This process's resident memory now (Linux /proc/self/statm), else its peak (getrusage)."""
+def rss_bytes(pid: int | None = None) -> int:
+    """Resident memory now (Linux /proc/PID/statm) of this process, else its peak (getrusage); of
+    another process ``pid``, 0 where /proc cannot tell (gone, or not Linux)."""
     try:
-        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        pages = int(Path(f"/proc/{pid or 'self'}/statm").read_text().split()[1])
         return pages * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
+        if pid is not None:
+            return 0
         import resource
 
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -126,9 +126,11 @@ class FakeQuant(keras.layers.Layer):
     The range is a running min/max over the training batches (momentum ``momentum``), as the converter's
     calibration takes a min/max over its calibration images; the rounding passes its gradient
     straight through inside the range (keras.quantizers.fake_quant_with_min_max_vars). Outside
-    training it returns its input untouched, so the exported graph has no trace of it and the
-    converter calibrates as usual. The model learns weights whose output survives int8 rounding of
-    every activation, which post-training quantization alone cannot give a model with wide ranges.
+    training it returns its input untouched (the saved model's float output is the plain model's)
+    unless ``at_inference`` is on: convert turns that on for int8 export, so the file uses the
+    ranges training learnt (``fake_quant_at_inference``). The model learns weights whose output
+    survives int8 rounding of every activation, which post-training quantization alone cannot give
+    a model with wide ranges.
     """
 
     def __init__(self, momentum: float = 0.99, **kwargs):
@@ -144,17 +146,15 @@ class FakeQuant(keras.layers.Layer):
     def call(self, x, training=None):
         from keras import ops
 
-        if not training:
-            if not self.at_inference:
-                return x
-            return keras.quantizers.fake_quant_with_min_max_vars(x, self.low, ops.maximum(self.high, self.low + 1e-6))
-        lo = ops.minimum(ops.min(ops.stop_gradient(x)), 0.0)  # int8 ranges always hold 0
-        hi = ops.maximum(ops.max(ops.stop_gradient(x)), 0.0)
-        first = ops.cast(self.seen < 0.5, x.dtype)
-        keep = self.momentum * (1.0 - first)
-        self.low.assign(keep * self.low + (1.0 - keep) * lo)
-        self.high.assign(keep * self.high + (1.0 - keep) * hi)
-        self.seen.assign(1.0)
+        if training:
+            lo = ops.minimum(ops.min(ops.stop_gradient(x)), 0.0)  # int8 ranges always hold 0
+            hi = ops.maximum(ops.max(ops.stop_gradient(x)), 0.0)
+            keep = self.momentum * (1.0 - ops.cast(self.seen < 0.5, x.dtype))  # the first batch sets the range
+            self.low.assign(keep * self.low + (1.0 - keep) * lo)
+            self.high.assign(keep * self.high + (1.0 - keep) * hi)
+            self.seen.assign(1.0)
+        elif not self.at_inference:
+            return x
         return keras.quantizers.fake_quant_with_min_max_vars(x, self.low, ops.maximum(self.high, self.low + 1e-6))
 
     def get_config(self):
