@@ -29,20 +29,33 @@ class Runtime:
     load_delegate: object
 
 
-def find_runtime() -> Runtime:
-    """Import ai_edge_litert, else tflite_runtime; say clearly when the platform has neither."""
+def package_version(module: str, dist: str) -> str:
+    """An imported package's version: its ``__version__`` when it has one, else the installed metadata.
+
+    importlib.metadata imports email, zipfile, csv and socket, which a device process has no other
+    use for (their memory counts in runtime_fps.py's peak RSS), so it is only the fallback."""
+    import sys
+
+    version = getattr(sys.modules.get(module), "__version__", None)
+    if isinstance(version, str) and version:
+        return version
     from importlib import metadata
 
+    return metadata.version(dist)
+
+
+def find_runtime() -> Runtime:
+    """Import ai_edge_litert, else tflite_runtime; say clearly when the platform has neither."""
     try:
         from ai_edge_litert.interpreter import Interpreter, load_delegate
 
-        return Runtime("ai-edge-litert", metadata.version("ai-edge-litert"), Interpreter, load_delegate)
+        return Runtime("ai-edge-litert", package_version("ai_edge_litert", "ai-edge-litert"), Interpreter, load_delegate)
     except ImportError:
         pass
     try:
         from tflite_runtime.interpreter import Interpreter, load_delegate
 
-        return Runtime("tflite-runtime", metadata.version("tflite-runtime"), Interpreter, load_delegate)
+        return Runtime("tflite-runtime", package_version("tflite_runtime", "tflite-runtime"), Interpreter, load_delegate)
     except ImportError:
         pass
     raise EdgeDenoiseError(

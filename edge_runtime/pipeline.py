@@ -421,7 +421,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             report.metrics_url = telemetry.url
             if telemetry.url:
                 notice(f"metrics: {telemetry.url}")
-        rng = np.random.default_rng(config.noise_seed)
+        # numpy.random pulls in hashlib and OpenSSL (memory in every device process): only when noise is asked for
+        rng = np.random.default_rng(config.noise_seed) if noise is not None else None
         if noise is not None:  # pay scikit-image's import before the loop, not in the first frame's metrics
             ssim(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
         t_loop = time.perf_counter()

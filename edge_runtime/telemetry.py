@@ -154,13 +154,14 @@ class Telemetry:
     # --- JSON lines --------------------------------------------------------------------------------
     def _write_log_line(self, snap: dict, now: float) -> None:
         from edge_runtime.device_info import rss_bytes
+        from edge_runtime.timing import percentiles
 
         dt = now - self._last_log
         frames = snap.get("frames", 0)
         stages = {}
         for stage, chunks in self._log_samples.items():
             a = np.concatenate(chunks) * 1000.0
-            p50, p99 = np.percentile(a, [50, 99])
+            p50, p99 = percentiles(a, (50, 99))
             stages[stage] = {"count": int(a.size), "p50_ms": round(float(p50), 3), "p99_ms": round(float(p99), 3)}
         line = {
             "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),

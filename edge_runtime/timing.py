@@ -9,12 +9,27 @@ import numpy as np
 STAGES = ("capture", "preprocess", "invoke", "postprocess", "output")
 
 
+def percentiles(values: np.ndarray, qs: tuple[float, ...]) -> list[float]:
+    """``np.percentile(values, qs)`` with its default linear interpolation, for a non-empty 1-D array.
+
+    Written out because np.percentile imports numpy.ma on first use, memory that a device process
+    (whose report quotes these) has no other use for."""
+    a = np.sort(np.asarray(values, np.float64).ravel())
+    out = []
+    for q in qs:
+        pos = q / 100.0 * (a.size - 1)
+        lo = int(pos)
+        hi = min(lo + 1, a.size - 1)
+        out.append(float(a[lo] + (a[hi] - a[lo]) * (pos - lo)))
+    return out
+
+
 def percentiles_ms(seconds: list[float] | np.ndarray) -> dict[str, float]:
     """count, mean, p50, p90, p99 and max of durations given in seconds, reported in milliseconds."""
     a = np.asarray(seconds, np.float64) * 1000.0
     if a.size == 0:
         return {"count": 0, "mean_ms": 0.0, "p50_ms": 0.0, "p90_ms": 0.0, "p99_ms": 0.0, "max_ms": 0.0}
-    p50, p90, p99 = np.percentile(a, [50, 90, 99])
+    p50, p90, p99 = percentiles(a, (50, 90, 99))
     return {"count": int(a.size), "mean_ms": float(a.mean()), "p50_ms": float(p50), "p90_ms": float(p90),
             "p99_ms": float(p99), "max_ms": float(a.max())}
 

@@ -111,3 +111,12 @@ def test_sigterm_during_a_run_stops_it_and_writes_the_report(tmp_path, uint8_mod
     assert "STOPPED interrupted (SIGTERM)" in out
     data = json.loads(report_path.read_text())
     assert data["stop_reason"] == "interrupted (SIGTERM)" and data["frames"] > 0
+
+
+def test_report_percentiles_are_numpys_linear_percentiles():
+    from edge_runtime.timing import percentiles
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 1000):
+        a = rng.exponential(size=n)
+        assert np.allclose(percentiles(a, (0, 50, 90, 99, 100)), np.percentile(a, [0, 50, 90, 99, 100]))

@@ -123,3 +123,29 @@ def test_demo_runs_on_the_bundled_photos(tmp_path, uint8_model):
     assert r.returncode == 0, r.stderr
     data = json.loads((tmp_path / "d.json").read_text())
     assert data["source"] == "demo://" and data["quality"]["noise"] == "gaussian:0.1" and data["frames"] == 5
+
+
+# What a plain run (no --add-noise, no metrics) must not load: each is memory a small device pays in every
+# process (numpy.random pulls in OpenSSL through hashlib; importlib.metadata pulls in email and zipfile;
+# np.percentile pulls in numpy.ma). benchmarks/runtime_fps.py measures the peak these count in.
+LEAN = textwrap.dedent("""
+    import sys
+    sys.argv = ["edge-denoise"] + sys.argv[1:]
+    from edge_denoise.cli import run
+    try:
+        run()
+    finally:
+        heavy = ("numpy.random", "numpy.ma", "importlib.metadata", "hashlib", "email", "skimage", "scipy")
+        print("HEAVY", sorted(m for m in heavy if m in sys.modules))
+""")
+
+
+def test_a_plain_run_loads_no_module_it_has_no_use_for(tmp_path, uint8_model):
+    from test_sources import make_video
+
+    video = make_video(tmp_path / "clip.mp4", n=6, size=(128, 96))
+    r = subprocess.run([sys.executable, "-c", LEAN, "run", "--source", str(video), "--model", str(uint8_model),
+                        "--frames", "4", "--report", str(tmp_path / "r.json")],
+                       cwd=ROOT, env={**os.environ, "COLUMNS": "200"}, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert "HEAVY []" in r.stdout
