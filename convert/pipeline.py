@@ -44,6 +44,7 @@ class ConvertConfig:
     calib_count: int = 200
     noise: str | None = None  # default: the run's training noise
     calib_noise: str | None = None  # noise on the calibration images only (default: the same as noise)
+    tune_ranges: int = 0  # int8 of a quant-aware model: tune its ranges on this many held-out images (0: off)
     gate_count: int = 64
     max_drop: float = 0.01
     seed: int = 0
@@ -62,13 +63,17 @@ class ConvertReport:
     config: dict
     files: list[dict] = field(default_factory=list)
     report_path: str | None = None
+    range_tuning: dict | None = None  # --tune-ranges: convert.ranges.RangeTuning.as_dict()
 
     @property
     def failures(self) -> list[dict]:
         return [f for f in self.files if f["status"] != "ok"]
 
     def as_dict(self) -> dict:
-        return {"config": self.config, "files": self.files}
+        d = {"config": self.config, "files": self.files}
+        if self.range_tuning is not None:
+            d["range_tuning"] = self.range_tuning
+        return d
 
 
 class ConvertFailed(EdgeDenoiseError):
@@ -168,6 +173,20 @@ def _gate_files(info: RunInfo, config: ConvertConfig) -> tuple[Path, list[str], 
     return info.data_dir, splits[split], split
 
 
+TUNE_SIZE = (128, 128)
+
+
+def _tune_files(info: RunInfo, gate_split: str) -> tuple[Path, list[str], str]:
+    """Images for --tune-ranges: the validation split, or the train split when the gate itself scores on val."""
+    splits = info.manifest["splits"] if info.manifest is not None else None
+    if splits is None:
+        from train.data import make_manifest
+
+        splits = make_manifest(info.data_dir)["splits"]
+    split = "val" if gate_split != "val" and splits["val"] else "train"
+    return info.data_dir, splits[split], split
+
+
 def _calib_source(info: RunInfo, config: ConvertConfig) -> tuple[Path, list[str] | None]:
     if config.calib:
         return Path(config.calib), None
@@ -198,6 +217,10 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
         raise EdgeDenoiseError(f"unknown --format '{config.format}'; choose tflite or onnx")
     if config.calib and not Path(config.calib).is_dir():
         raise EdgeDenoiseError(f"{config.calib}: calibration folder not found")
+    if config.tune_ranges < 0:
+        raise EdgeDenoiseError(f"--tune-ranges {config.tune_ranges}: give a number of images (0 turns it off)")
+    if config.tune_ranges and ("int8" not in config.precisions or config.format != "tflite"):
+        raise EdgeDenoiseError("--tune-ranges tunes int8 ranges: add int8 to --quant (TFLite format)")
     for given in (config.noise, config.calib_noise):  # a bad spec fails before the model loads
         if given:
             parse_noise(given)
@@ -222,6 +245,8 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
 
     tf_version, package_version = _versions()
     report = ConvertReport(config=config.to_dict())
+    if config.tune_ranges > 0 and "int8" in config.precisions:
+        report.range_tuning = _tune(model, info, config, spec, gate_split, log)
     for size in config.sizes:
         h, w = size
         clone = fixed_shape_model(model, size)
@@ -244,7 +269,8 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
                 # a --quant-aware model gives int8 the ranges training learnt for its tensors
                 fake_quant_at_inference(clone, precision == "int8")
                 blob = convert_to_tflite(clone, precision, io=io, calib=calib)
-                _write_gated(path, blob, ref, config, info, precision, io, size, tf_version, package_version, entry)
+                _write_gated(path, blob, ref, config, info, precision, io, size, tf_version, package_version, entry,
+                             report.range_tuning)
             except EdgeDenoiseError as exc:
                 entry["status"] = "failed"
                 entry["error"] = str(exc)
@@ -268,8 +294,24 @@ def _finish(report: ConvertReport, out_dir: Path) -> ConvertReport:
     return report
 
 
+def _tune(model, info: RunInfo, config: ConvertConfig, spec, gate_split: str, log: Callable[[str], None]) -> dict:
+    """--tune-ranges: scale the quant-aware model's int8 ranges on held-out images (convert.ranges)."""
+    from convert.calibration import load_clean
+    from convert.ranges import tune_ranges
+    from train.data import noisy_pairs
+
+    folder, rel, split = _tune_files(info, gate_split)
+    size = TUNE_SIZE  # one range serves every frame size; tuning at 128 keeps it to minutes, VGA included
+    clean = load_clean(folder, rel, size, config.tune_ranges)
+    if len(clean) == 0:
+        raise EdgeDenoiseError(f"{folder}: no readable images in the {split} split for --tune-ranges")
+    noisy, clean01 = noisy_pairs(clean, spec, seed=config.seed + 5)  # never the gate's seed (2)
+    return tune_ranges(model, noisy, clean01, split=split, log=log).as_dict()
+
+
 def _write_gated(path: Path, blob: bytes, ref, config: ConvertConfig, info: RunInfo, precision: str, io: str,
-                 size: tuple[int, int], tf_version: str, package_version: str, entry: dict) -> None:
+                 size: tuple[int, int], tf_version: str, package_version: str, entry: dict,
+                 range_tuning: dict | None = None) -> None:
     """Write ``blob`` to a temp file, gate it, and only then move it and its sidecar into place."""
     from convert.gate import run_gate
     from edge_runtime.engine import metadata_path
@@ -290,6 +332,8 @@ def _write_gated(path: Path, blob: bytes, ref, config: ConvertConfig, info: RunI
             meta = build_metadata(info, precision, size, engine, result, tf_version, package_version)
             if precision == "int8":
                 meta["calibration_noise"] = config.calib_noise or info.noise
+                if range_tuning is not None:
+                    meta["range_tuning"] = range_tuning
             meta["min_runtime"] = min_runtime(blob, precision, engine)
             del engine
             write_json_atomic(sidecar, meta)

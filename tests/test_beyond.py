@@ -366,6 +366,30 @@ def test_int8_export_of_a_quant_aware_fastnet_takes_the_ranges_training_learnt(t
     assert 0.01 in scales(blob) and op_names(blob) <= BUILTINS_OK
 
 
+def test_tuning_ranges_narrows_a_too_wide_one_and_leaves_the_model_float_at_inference():
+    """convert --tune-ranges: a range far wider than its tensor's values rounds them coarsely; scaling it
+    down raises SSIM with int8 rounding simulated, and the model is the float one again afterwards."""
+    from convert.ranges import tune_ranges
+
+    rng = np.random.default_rng(0)
+    clean = np.repeat(np.linspace(0.1, 0.9, 32, dtype=np.float32)[None, :, None], 32, axis=0)[None].repeat(6, 0)
+    clean = np.repeat(clean, 3, axis=-1) * rng.uniform(0.6, 1.0, (6, 1, 1, 3)).astype(np.float32)
+    noisy = np.clip(clean + rng.normal(0, 0.05, clean.shape), 0, 1).astype(np.float32)
+    model = create_model("fastnet", width=8, blocks=1, quant_aware=True)
+    model(noisy, training=True)  # one training batch sets every range
+    stem = model.get_layer("stem_fq")
+    low, high, seen = stem.get_weights()
+    stem.set_weights([low * 20, high * 20, seen])
+    float_out = np.asarray(model(noisy, training=False))
+
+    result = tune_ranges(model, noisy, clean, split="val", log=lambda s: None)
+    assert result.drop_after < result.drop_before
+    assert result.scaled["stem_fq"] < 1.0 and result.ranges["stem_fq"][1] < high * 20
+    assert np.array_equal(np.asarray(model(noisy, training=False)), float_out)
+    with pytest.raises(EdgeDenoiseError, match="needs a model trained with --quant-aware"):
+        tune_ranges(create_model("fastnet", width=8, blocks=1), noisy, clean, log=lambda s: None)
+
+
 # --- the ablation table ---------------------------------------------------------------------------
 def _ablation_run(folder: Path, model: str, ssim: float, bench_rows: list[dict] | None = None, **train) -> Path:
     (folder / "eval_suite").mkdir(parents=True)

@@ -245,6 +245,28 @@ def lambda_model(path: Path) -> Path:
     return path
 
 
+def test_tune_ranges_scores_held_out_images_and_records_what_it_did(tmp_path):
+    """A quant-aware run's ranges are tuned on its validation split (the gate scores the test split),
+    and the report and the int8 file's metadata say what tuning measured."""
+    import keras
+
+    from convert import convert_run
+    from edge_runtime.engine import read_metadata
+
+    model_path = make_run(tmp_path / "qat", "fastnet", width=8, blocks=1, quant_aware=True)
+    model = keras.models.load_model(model_path)
+    model(np.random.default_rng(0).random((4, 32, 32, 3), dtype=np.float32), training=True)  # trained ranges
+    model.save(model_path)
+    logged = []
+    report = convert_run(config_for(model_path, tmp_path / "out", precisions=("int8",), tune_ranges=4), log=logged.append)
+    tuning = report.range_tuning
+    assert tuning["split"] == "val" and 0 < tuning["images"] <= 4 and report.files[0]["gate"]["split"] == "test"
+    assert tuning["drop_after"] <= tuning["drop_before"]
+    assert set(tuning["ranges"]) == {"stem_fq", "block0_conv1_fq", "block0_conv2_fq", "block0_add_fq", "head_fq", "residual_fq"}
+    assert read_metadata(tmp_path / "out" / "qat_int8_32x32.tflite")["range_tuning"] == tuning
+    assert any(line.startswith("tune ranges: pass 2/2") for line in logged)
+
+
 def bad_inputs(run_model: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
     """name -> (arguments, expected text in the one error line)."""
     corrupt = tmp / "corrupt.keras"
@@ -271,6 +293,9 @@ def bad_inputs(run_model: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
         "precision": ([model, "--quant", "fp32,int4", *out], "unknown precision 'int4'"),
         "size spelling": ([model, "--size", "128by128", *out], "bad size '128by128'"),
         "size multiple": ([model, "--size", "30", *out], "multiples of 4"),
+        "tune a plain model": ([model, "--quant", "int8", "--size", "32", "--tune-ranges", "2", *out],
+                               "needs a model trained with --quant-aware"),
+        "tune without int8": ([model, "--quant", "fp16", "--tune-ranges", "2", *out], "add int8 to --quant"),
     }
 
 
