@@ -63,7 +63,7 @@ class ConvertReport:
     config: dict
     files: list[dict] = field(default_factory=list)
     report_path: str | None = None
-    range_tuning: dict | None = None  # --tune-ranges: convert.ranges.RangeTuning.as_dict()
+    range_tuning: dict | None = None  # --tune-ranges: "HxW" -> convert.ranges.RangeTuning.as_dict()
 
     @property
     def failures(self) -> list[dict]:
@@ -173,7 +173,7 @@ def _gate_files(info: RunInfo, config: ConvertConfig) -> tuple[Path, list[str], 
     return info.data_dir, splits[split], split
 
 
-TUNE_SIZE = (128, 128)
+TUNE_CROP = 128  # --tune-ranges scores 128x128 crops of images at the file's own size: minutes, even for VGA
 
 
 def _tune_files(info: RunInfo, gate_split: str) -> tuple[Path, list[str], str]:
@@ -245,10 +245,19 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
 
     tf_version, package_version = _versions()
     report = ConvertReport(config=config.to_dict())
-    if config.tune_ranges > 0 and "int8" in config.precisions:
-        report.range_tuning = _tune(model, info, config, spec, gate_split, log)
+    tuning = config.tune_ranges > 0 and "int8" in config.precisions
+    if tuning:
+        from convert.ranges import fake_quant_layers
+
+        trained = {layer.name: layer.get_weights() for layer in fake_quant_layers(model)}
+        report.range_tuning = {}
     for size in config.sizes:
         h, w = size
+        tuned = None
+        if tuning:  # each size starts from the trained ranges: a VGA frame's statistics are not a 128 image's
+            for layer in fake_quant_layers(model):
+                layer.set_weights(trained[layer.name])
+            tuned = report.range_tuning[f"{h}x{w}"] = _tune(model, info, config, spec, gate_split, size, log)
         clone = fixed_shape_model(model, size)
         log(f"{h}x{w}: input {list(clone.input_shape)} -> output {list(clone.output_shape)}")
         clean = load_clean(gate_dir, gate_rel, size, config.gate_count)
@@ -270,7 +279,7 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
                 fake_quant_at_inference(clone, precision == "int8")
                 blob = convert_to_tflite(clone, precision, io=io, calib=calib)
                 _write_gated(path, blob, ref, config, info, precision, io, size, tf_version, package_version, entry,
-                             report.range_tuning)
+                             tuned)
             except EdgeDenoiseError as exc:
                 entry["status"] = "failed"
                 entry["error"] = str(exc)
@@ -294,17 +303,26 @@ def _finish(report: ConvertReport, out_dir: Path) -> ConvertReport:
     return report
 
 
-def _tune(model, info: RunInfo, config: ConvertConfig, spec, gate_split: str, log: Callable[[str], None]) -> dict:
-    """--tune-ranges: scale the quant-aware model's int8 ranges on held-out images (convert.ranges)."""
+def _tune(model, info: RunInfo, config: ConvertConfig, spec, gate_split: str, size: tuple[int, int],
+          log: Callable[[str], None]) -> dict:
+    """--tune-ranges: scale the quant-aware model's int8 ranges on held-out images at ``size`` (convert.ranges).
+
+    It scores one random TUNE_CROP crop per image (the images loaded and cropped as the gate's are at
+    that size), so the tensors see a frame's statistics at the file's scale at a 128x128 image's cost."""
+    import numpy as np
+
     from convert.calibration import load_clean
     from convert.ranges import tune_ranges
     from train.data import noisy_pairs
 
     folder, rel, split = _tune_files(info, gate_split)
-    size = TUNE_SIZE  # one range serves every frame size; tuning at 128 keeps it to minutes, VGA included
     clean = load_clean(folder, rel, size, config.tune_ranges)
     if len(clean) == 0:
         raise EdgeDenoiseError(f"{folder}: no readable images in the {split} split for --tune-ranges")
+    ch, cw = min(TUNE_CROP, size[0]), min(TUNE_CROP, size[1])
+    rng = np.random.default_rng(config.seed)
+    ys, xs = rng.integers(0, size[0] - ch + 1, len(clean)), rng.integers(0, size[1] - cw + 1, len(clean))
+    clean = np.stack([im[y:y + ch, x:x + cw] for im, y, x in zip(clean, ys, xs)])
     noisy, clean01 = noisy_pairs(clean, spec, seed=config.seed + 5)  # never the gate's seed (2)
     return tune_ranges(model, noisy, clean01, split=split, log=log).as_dict()
 

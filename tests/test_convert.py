@@ -259,7 +259,7 @@ def test_tune_ranges_scores_held_out_images_and_records_what_it_did(tmp_path):
     model.save(model_path)
     logged = []
     report = convert_run(config_for(model_path, tmp_path / "out", precisions=("int8",), tune_ranges=4), log=logged.append)
-    tuning = report.range_tuning
+    tuning = report.range_tuning["32x32"]  # each size tunes its own, on crops of images at that size
     assert tuning["split"] == "val" and 0 < tuning["images"] <= 4 and report.files[0]["gate"]["split"] == "test"
     assert tuning["drop_after"] <= tuning["drop_before"]
     assert set(tuning["ranges"]) == {"stem_fq", "block0_conv1_fq", "block0_conv2_fq", "block0_add_fq", "head_fq", "residual_fq"}
