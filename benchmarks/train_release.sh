@@ -32,14 +32,19 @@ for m in autoencoder unet; do
   $ED convert runs/$run/model.keras --quant fp32 --size 480x640 --gate-count 16 --data "$DATA" --name $m --out runs/$run/tflite  # for bench only
 done
 # The blind fastnet (width 40, scale 2; trained on a GPU, then fine-tuned with --background-margin and
-# --quant-aware on the CPU: benchmarks/ablation.sh), fp16 only: its int8 files
-# fail the gate (README, "Beyond the seed"). convert also writes convert_report.json into --out: delete it there.
-$ED convert runs/fastnet2w40_margin03_qat/model.keras --quant fp16 --size 128 --data "$DATA" --name fastnet --out edge_runtime/models
-$ED convert runs/fastnet2w40_margin03_qat/model.keras --quant fp16 --size 480x640 --gate-count 32 --data "$DATA" --name fastnet \
+# --quant-aware on the CPU: benchmarks/ablation.sh): int8 at 128 with tuned ranges, fp16 at both sizes; its int8
+# file at 480x640 fails the gate (README, "Beyond the seed"). convert also writes convert_report.json into --out:
+# delete it there.
+$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant int8 --size 128 --tune-ranges 64 --data "$DATA" --name fastnet \
+  --out edge_runtime/models
+$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant fp16 --size 128 --data "$DATA" --name fastnet --out edge_runtime/models
+$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant fp16 --size 480x640 --gate-count 32 --data "$DATA" --name fastnet \
   --out edge_runtime/models
 rm -f edge_runtime/models/convert_report.json
 $ED eval edge_runtime/models/autoencoder_int8_128x128.tflite --data "$DATA" --split-manifest runs/autoencoder/manifest.json \
   --split test --size 128 --suite --no-baselines --out benchmarks/results/eval_suite_autoencoder_int8_128
+$ED eval edge_runtime/models/fastnet_int8_128x128.tflite --data "$DATA" --split-manifest runs/fastnet2w40_margin03_qat2/manifest.json \
+  --split test --size 128 --suite --no-baselines --out benchmarks/results/eval_suite_fastnet_int8_128
 
 # 4. Benchmarks quoted in README.
 $ED bench edge_runtime/models/*_480x640*.tflite runs/{unet,autoencoder}/tflite/*_fp32_480x640.tflite \
