@@ -89,11 +89,14 @@ done
 # (convert_fastnet2w40_margin03_qat_128_calibrated.json is the same convert before it exported the FakeQuant
 #  ranges, i.e. calibrated anew: 0.0177 lost; _gausscalib.json adds --calib-noise gaussian:0.1: 0.0199 lost.)
 # 4. tuned ranges (convert --tune-ranges: each FakeQuant range scaled where simulated-int8 SSIM on 64 validation
-#    images goes up): 0.0106 -> 0.0075 at 128, shipped; at 480x640 it still fails (ranges tuned on 128x128
-#    images, the first version of --tune-ranges: 0.0193).
+#    images goes up): 0.0106 -> 0.0075 at 128, shipped; at 480x640 it still fails: 0.0145 (and 0.0193 with ranges
+#    tuned on 128x128 images, the first version of --tune-ranges: ..._480x640_tuned128.json).
 $ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant int8 --size 128 --data "$DATA" --name fastnet \
   --tune-ranges 64 --out runs/fastnet2w40_margin03_qat2/tflite_tuned
 cp runs/fastnet2w40_margin03_qat2/tflite_tuned/convert_report.json benchmarks/results/convert_fastnet2w40_margin03_qat2_128_tuned.json
+$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant int8 --io uint8 --size 480x640 --gate-count 32 \
+  --calib-count 100 --data "$DATA" --name fastnet --tune-ranges 64 --out runs/fastnet2w40_margin03_qat2/tflite_vga || true
+cp runs/fastnet2w40_margin03_qat2/tflite_vga/convert_report.json benchmarks/results/convert_fastnet2w40_margin03_qat2_480x640_tuned.json
 # 5. quantization-aware fine-tuning at the VGA frames' scale (stopped after 2 of 4 epochs: validation at 640 takes
 #    10 minutes an epoch here; the first epoch's model is kept), then int8 at 480x640 with ranges tuned on VGA crops:
 $ED train --model fastnet --width 40 --scale 2 --blocks 4 "${BLIND[@]}" --lr 5e-5 --epochs 4 --batch-size 32 \
