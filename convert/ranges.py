@@ -71,7 +71,7 @@ def tune_ranges(model, noisy01: np.ndarray, clean01: np.ndarray, split: str = "v
     fake_quant_at_inference(model, True)
     best = start = ssim()
     log(f"tune ranges: {len(layers)} ranges on {len(noisy01)} {split} images, simulated int8 drop {float_ssim - best:.4f}")
-    original = {layer.name: (float(layer.low.numpy()), float(layer.high.numpy())) for layer in layers}
+    factors_kept: dict[str, float] = {}
     for p in range(passes):
         for layer in layers:
             low, high = float(layer.low.numpy()), float(layer.high.numpy())
@@ -83,6 +83,7 @@ def tune_ranges(model, noisy01: np.ndarray, clean01: np.ndarray, split: str = "v
             f, s = max(tried.items(), key=lambda kv: kv[1])
             if s > best:
                 best = s
+                factors_kept[layer.name] = factors_kept.get(layer.name, 1.0) * f
             else:
                 f = 1.0
             layer.low.assign(low * f)
@@ -90,12 +91,6 @@ def tune_ranges(model, noisy01: np.ndarray, clean01: np.ndarray, split: str = "v
         log(f"tune ranges: pass {p + 1}/{passes}, simulated int8 drop {float_ssim - best:.4f}")
     fake_quant_at_inference(model, False)
     tuned = {layer.name: (float(layer.low.numpy()), float(layer.high.numpy())) for layer in layers}
-    scaled = {}
-    for name, (low, high) in tuned.items():
-        olow, ohigh = original[name]
-        ref = ohigh if abs(ohigh) >= abs(olow) else olow
-        factor = (high if ref is ohigh else low) / ref if ref else 1.0
-        if abs(factor - 1.0) > 1e-6:
-            scaled[name] = factor
+    scaled = {name: f for name, f in factors_kept.items() if abs(f - 1.0) > 1e-6}
     return RangeTuning(images=len(noisy01), split=split, float_ssim=float_ssim, drop_before=float_ssim - start,
                        drop_after=float_ssim - best, ranges=tuned, scaled=scaled)
