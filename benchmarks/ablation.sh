@@ -98,7 +98,7 @@ $ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant int8 --io uint8 -
   --calib-count 100 --data "$DATA" --name fastnet --tune-ranges 64 --out runs/fastnet2w40_margin03_qat2/tflite_vga || true
 cp runs/fastnet2w40_margin03_qat2/tflite_vga/convert_report.json benchmarks/results/convert_fastnet2w40_margin03_qat2_480x640_tuned.json
 # 5. quantization-aware fine-tuning at the VGA frames' scale (stopped after 2 of 4 epochs: validation at 640 takes
-#    10 minutes an epoch here; the first epoch's model is kept), then int8 at 480x640 with ranges tuned on VGA crops:
+#    most of each epoch here; the first epoch's model is kept), then int8 at 480x640 with ranges tuned on VGA crops:
 $ED train --model fastnet --width 40 --scale 2 --blocks 4 "${BLIND[@]}" --lr 5e-5 --epochs 4 --batch-size 32 \
   --init-from runs/fastnet2w40_margin03_qat2/model.keras --background-margin 0.03 --quant-aware \
   --data "$DATA" --size 640 --crop 64 --overwrite --out runs/fastnet2w40_margin03_qat_vga

@@ -173,7 +173,7 @@ def _gate_files(info: RunInfo, config: ConvertConfig) -> tuple[Path, list[str], 
     return info.data_dir, splits[split], split
 
 
-TUNE_CROP = 128  # --tune-ranges scores 128x128 crops of images at the file's own size: minutes, even for VGA
+TUNE_CROP = 128  # --tune-ranges scores 128x128 crops of images at the file's own size: a 128 image's cost, even for VGA
 
 
 def _tune_files(info: RunInfo, gate_split: str) -> tuple[Path, list[str], str]:
@@ -245,17 +245,17 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
 
     tf_version, package_version = _versions()
     report = ConvertReport(config=config.to_dict())
-    tuning = config.tune_ranges > 0 and "int8" in config.precisions
+    tuning = config.tune_ranges > 0  # int8 is among the precisions (checked above)
     if tuning:
-        from convert.ranges import fake_quant_layers
+        from train.layers import trained_fake_quants
 
-        trained = {layer.name: layer.get_weights() for layer in fake_quant_layers(model)}
+        trained = {layer.name: layer.get_weights() for layer in trained_fake_quants(model)}
         report.range_tuning = {}
     for size in config.sizes:
         h, w = size
         tuned = None
         if tuning:  # each size starts from the trained ranges: a VGA frame's statistics are not a 128 image's
-            for layer in fake_quant_layers(model):
+            for layer in trained_fake_quants(model):
                 layer.set_weights(trained[layer.name])
             tuned = report.range_tuning[f"{h}x{w}"] = _tune(model, info, config, spec, gate_split, size, log)
         clone = fixed_shape_model(model, size)
@@ -313,16 +313,13 @@ def _tune(model, info: RunInfo, config: ConvertConfig, spec, gate_split: str, si
 
     from convert.calibration import load_clean
     from convert.ranges import tune_ranges
-    from train.data import noisy_pairs
+    from train.data import noisy_pairs, random_crops
 
     folder, rel, split = _tune_files(info, gate_split)
     clean = load_clean(folder, rel, size, config.tune_ranges)
     if len(clean) == 0:
         raise EdgeDenoiseError(f"{folder}: no readable images in the {split} split for --tune-ranges")
-    ch, cw = min(TUNE_CROP, size[0]), min(TUNE_CROP, size[1])
-    rng = np.random.default_rng(config.seed)
-    ys, xs = rng.integers(0, size[0] - ch + 1, len(clean)), rng.integers(0, size[1] - cw + 1, len(clean))
-    clean = np.stack([im[y:y + ch, x:x + cw] for im, y, x in zip(clean, ys, xs)])
+    clean = random_crops(clean, min(TUNE_CROP, *size), np.random.default_rng(config.seed))
     noisy, clean01 = noisy_pairs(clean, spec, seed=config.seed + 5)  # never the gate's seed (2)
     return tune_ranges(model, noisy, clean01, split=split, log=log).as_dict()
 

@@ -11,6 +11,7 @@ in Keras goes up. It scores on the run's validation split, never the test split 
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,22 +29,16 @@ class RangeTuning:
     float_ssim: float
     drop_before: float
     drop_after: float
-    ranges: dict[str, list[float]] = field(default_factory=dict)  # layer -> [low, high] after tuning
+    seconds: float = 0.0
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # layer -> [low, high] after tuning
     scaled: dict[str, float] = field(default_factory=dict)  # layer -> overall factor, for those changed
 
     def as_dict(self) -> dict:
         return {"images": self.images, "split": self.split, "float_ssim": round(self.float_ssim, 6),
                 "drop_before": round(self.drop_before, 6), "drop_after": round(self.drop_after, 6),
+                "seconds": round(self.seconds, 1),
                 "scaled": {k: round(v, 4) for k, v in self.scaled.items()},
                 "ranges": {k: [round(lo, 5), round(hi, 5)] for k, (lo, hi) in self.ranges.items()}}
-
-
-def fake_quant_layers(model) -> list:
-    """The model's FakeQuant layers that training gave a range (the ones int8 export uses)."""
-    from train.layers import FakeQuant
-
-    return [layer for layer in model.layers
-            if isinstance(layer, FakeQuant) and layer.built and float(layer.seen.numpy()) > 0.5]
 
 
 def tune_ranges(model, noisy01: np.ndarray, clean01: np.ndarray, split: str = "val", passes: int = 2,
@@ -57,11 +52,13 @@ def tune_ranges(model, noisy01: np.ndarray, clean01: np.ndarray, split: str = "v
     from edge_runtime.errors import EdgeDenoiseError
     from edge_runtime.metrics import score
     from train.evaluate import run_denoiser
-    from train.layers import fake_quant_at_inference
+    from train.layers import fake_quant_at_inference, trained_fake_quants
 
-    layers = fake_quant_layers(model)
+    layers = trained_fake_quants(model)
     if not layers:
         raise EdgeDenoiseError(f"{model.name}: no trained FakeQuant layers; --tune-ranges needs a model trained with --quant-aware")
+
+    t0 = time.perf_counter()
 
     def ssim() -> float:
         return score(clean01, run_denoiser(lambda batch: np.asarray(model(batch, training=False)), noisy01)).ssim_mean
@@ -93,4 +90,4 @@ def tune_ranges(model, noisy01: np.ndarray, clean01: np.ndarray, split: str = "v
     tuned = {layer.name: (float(layer.low.numpy()), float(layer.high.numpy())) for layer in layers}
     scaled = {name: f for name, f in factors_kept.items() if abs(f - 1.0) > 1e-6}
     return RangeTuning(images=len(noisy01), split=split, float_ssim=float_ssim, drop_before=float_ssim - start,
-                       drop_after=float_ssim - best, ranges=tuned, scaled=scaled)
+                       drop_after=float_ssim - best, seconds=time.perf_counter() - t0, ranges=tuned, scaled=scaled)

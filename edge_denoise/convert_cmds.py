@@ -21,7 +21,7 @@ def convert(
     data: Annotated[Optional[Path], typer.Option(help="The run's data folder, for the gate's test split (default: from the run config).")] = None,
     noise: Annotated[Optional[str], typer.Option(help="Noise spec for calibration and gate (default: the run's training noise).")] = None,
     calib_noise: Annotated[Optional[str], typer.Option(help="int8: calibrate on this noise instead (e.g. gaussian:0.1 for a blind model: the mixture's salt-and-pepper widens every range); the gate keeps --noise.")] = None,
-    tune_ranges: Annotated[int, typer.Option(help="int8 of a --quant-aware model: before export, scale each trained range where that raises simulated-int8 SSIM on this many validation images (0: off; 64 takes a few minutes on 2 cores).")] = 0,
+    tune_ranges: Annotated[int, typer.Option(help="int8 of a --quant-aware model: before export, scale each trained range where that raises simulated-int8 SSIM on this many validation images (0: off; it runs the model over them 8 times per int8 tensor, and the report records how long that took).")] = 0,
     gate_count: Annotated[int, typer.Option(help="Test images the quality gate runs on.")] = 64,
     max_drop: Annotated[float, typer.Option(help="Fail a file whose SSIM is more than this below Keras.")] = 0.01,
     name: Annotated[Optional[str], typer.Option(help="Model name in file names and metadata (default: the run folder's name).")] = None,

@@ -421,9 +421,9 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             report.metrics_url = telemetry.url
             if telemetry.url:
                 notice(f"metrics: {telemetry.url}")
-        # numpy.random pulls in hashlib and OpenSSL (memory in every device process): only when noise is asked for
-        rng = np.random.default_rng(config.noise_seed) if noise is not None else None
+        rng = None  # numpy.random pulls in hashlib and OpenSSL (memory in every device process): only for noise
         if noise is not None:  # pay scikit-image's import before the loop, not in the first frame's metrics
+            rng = np.random.default_rng(config.noise_seed)
             ssim(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
         t_loop = time.perf_counter()
         next_status = t_loop + STATUS_EVERY_S

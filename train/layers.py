@@ -161,6 +161,12 @@ class FakeQuant(keras.layers.Layer):
         return {**super().get_config(), "momentum": self.momentum}
 
 
+def trained_fake_quants(model) -> list:
+    """The model's FakeQuant layers that have seen a training batch, so have a range (the ones int8 export uses)."""
+    return [layer for layer in model.layers
+            if isinstance(layer, FakeQuant) and layer.built and float(layer.seen.numpy()) > 0.5]
+
+
 def fake_quant_at_inference(model, on: bool, only_trained: bool = True) -> None:
     """Make a quantization-aware model's FakeQuant layers round outside training too (never saved).
 
@@ -171,7 +177,7 @@ def fake_quant_at_inference(model, on: bool, only_trained: bool = True) -> None:
     With ``only_trained`` a layer that has not seen a training batch has no range yet and stays an
     identity (the converter calibrates that tensor).
     """
+    trained = {id(layer) for layer in trained_fake_quants(model)}
     for layer in model.layers:
         if isinstance(layer, FakeQuant):
-            trained = layer.built and float(layer.seen.numpy()) > 0.5
-            layer.at_inference = on and (trained or not only_trained)
+            layer.at_inference = on and (id(layer) in trained or not only_trained)
