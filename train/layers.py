@@ -167,6 +167,15 @@ def trained_fake_quants(model) -> list:
             if isinstance(layer, FakeQuant) and layer.built and float(layer.seen.numpy()) > 0.5]
 
 
+def clipped_fake_quants(model) -> list:
+    """The FakeQuant layers whose tensor goes straight into a ClipToUnit: the model's output before its clip.
+
+    Every value the clip lets through lies in [0, 1], so [0, 1] is the one range for them that loses
+    nothing and rounds finest (convert --tune-ranges pins them there)."""
+    sources = [layer.input._keras_history.operation for layer in model.layers if isinstance(layer, ClipToUnit)]
+    return [layer for layer in sources if isinstance(layer, FakeQuant)]
+
+
 def fake_quant_at_inference(model, on: bool, only_trained: bool = True) -> None:
     """Make a quantization-aware model's FakeQuant layers round outside training too (never saved).
 
