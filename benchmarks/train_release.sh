@@ -33,14 +33,16 @@ for m in autoencoder unet; do
 done
 # The blind fastnet (width 40, scale 2; trained on a GPU, then fine-tuned with --background-margin and
 # --quant-aware on the CPU: benchmarks/ablation.sh): int8 at 128 with tuned ranges, fp16 at both sizes; its int8
-# file at 480x640 fails the gate (README, "Beyond the seed"). convert also writes convert_report.json into --out:
-# delete it there.
+# file at 480x640 fails the gate (README, "Beyond the seed"), so a camera gets its dynamic-range file there.
+# convert also writes convert_report.json into --out: delete it there (the dynamic one is kept as a result).
 $ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant int8 --size 128 --tune-ranges 64 --data "$DATA" --name fastnet \
   --out edge_runtime/models
 $ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant fp16 --size 128 --data "$DATA" --name fastnet --out edge_runtime/models
 $ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant fp16 --size 480x640 --gate-count 32 --data "$DATA" --name fastnet \
   --out edge_runtime/models
-rm -f edge_runtime/models/convert_report.json
+$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant dynamic --size 480x640 --gate-count 32 --data "$DATA" --name fastnet \
+  --out edge_runtime/models
+mv edge_runtime/models/convert_report.json benchmarks/results/convert_fastnet2w40_margin03_qat2_480x640_dynamic.json
 $ED eval edge_runtime/models/autoencoder_int8_128x128.tflite --data "$DATA" --split-manifest runs/autoencoder/manifest.json \
   --split test --size 128 --suite --no-baselines --out benchmarks/results/eval_suite_autoencoder_int8_128
 $ED eval edge_runtime/models/fastnet_int8_128x128.tflite --data "$DATA" --split-manifest runs/fastnet2w40_margin03_qat2/manifest.json \
@@ -51,6 +53,16 @@ $ED bench edge_runtime/models/*_480x640*.tflite runs/{unet,autoencoder}/tflite/*
   --no-shipped --size 480x640 --threads 2 --seconds 2 --images 12 --repeat 2 --classical median,bilateral,nlmeans \
   --data "$DATA" --manifest runs/unet/manifest.json --out benchmarks/results/bench_vga_t2
 .venv/bin/python benchmarks/runtime_fps.py --model edge_runtime/models/unet_int8_480x640_u8io.tflite --frames 60 --threads 2 --out benchmarks/results
+# The default's camera file beside the other VGA files on blind noise, and the shipped fastnet's Keras model converted
+# by bench to int8, dynamic and fp16 beside the U-Net (README, "Beyond the seed"); then the camera run's memory.
+$ED bench edge_runtime/models/{autoencoder_int8_480x640_u8io,fastnet_dynamic_480x640,fastnet_fp16_480x640,unet_int8_480x640_u8io}.tflite \
+  --threads 2 --size 480x640 --no-shipped --noise blind --data "$DATA" --out runs/bench_vga_blind
+$ED bench runs/fastnet2w40_margin03_qat2/model.keras edge_runtime/models/{unet,autoencoder}_int8_480x640_u8io.tflite \
+  --precision int8,dynamic,fp16 --threads 2 --size 480x640 --no-shipped --data "$DATA" --out runs/bench_fastnet_vga_precisions
+for b in bench_vga_blind bench_fastnet_vga_precisions; do
+  mkdir -p benchmarks/results/$b && cp runs/$b/{bench.json,bench.md,latency_vs_ssim.png} benchmarks/results/$b/
+done
+.venv/bin/python benchmarks/runtime_fps.py --model edge_runtime/models/fastnet_dynamic_480x640.tflite --frames 60 --threads 2 --out benchmarks/results
 .venv/bin/python benchmarks/tflite_runtime_compat.py edge_runtime/models/*.tflite --json benchmarks/results/tflite_runtime_compat.json
 .venv/bin/python benchmarks/soak.py --model edge_runtime/models/autoencoder_int8_128x128.tflite --frames 50000 --out benchmarks/results/soak.json
 .venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak.json

@@ -39,13 +39,17 @@ def _stage_table(report):
     return table
 
 
+def _notice(line: str) -> None:
+    err_console.print(f"[yellow]{line}[/]", highlight=False)
+
+
 @app.command("run")
 def run_cmd(
     source: Annotated[Optional[str], typer.Option("--source", "-s", help="URI: 0, v4l2:///dev/video0, picamera2://0, csi://0, rtsp://..., clip.mp4, photos/, 'shots/*.jpg'.")] = None,
     camera: Annotated[Optional[int], typer.Option("--camera", help="Camera index (shortcut for --source N).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Run on a clip of the bundled sample photos with noise added.")] = False,
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: autoencoder (the default: most robust across noises), unet.")] = DEFAULT_MODEL,
-    precision: Annotated[str, typer.Option(help="Shipped model precision: int8 or fp16.")] = "int8",
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (the default: blind, best across noises), autoencoder (fastest), unet.")] = DEFAULT_MODEL,
+    precision: Annotated[str, typer.Option(help="Shipped model precision: int8, fp16 or dynamic (int8 falls back to dynamic where a model has no int8 file at that size).")] = "int8",
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
@@ -101,7 +105,7 @@ def run_cmd(
                        log_interval_s=log_interval, keep=keep, max_save_mb=max_save_mb, min_free_mb=min_free_mb)
     with err_console.status("starting", spinner="dots") as status:
         result = run(config, on_status=lambda line: status.update(line),
-                     on_notice=lambda line: err_console.print(f"[yellow]{line}[/]", highlight=False))
+                     on_notice=_notice)
     err_console.print(f"stopped: {result.stop_reason}", highlight=False)
     console.print(_stage_table(result))
     extra = f"dropped {result.dropped}, corrupt {result.corrupt}"
@@ -130,8 +134,8 @@ def run_cmd(
 def denoise_cmd(
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders, globs and videos.")],
     out: Annotated[Path, typer.Option(help="Folder for the denoised files (inputs are never overwritten).")],
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: autoencoder (the default: most robust across noises), unet.")] = DEFAULT_MODEL,
-    precision: Annotated[str, typer.Option(help="Shipped model precision: int8 or fp16.")] = "int8",
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (the default: blind, best across noises), autoencoder (fastest), unet.")] = DEFAULT_MODEL,
+    precision: Annotated[str, typer.Option(help="Shipped model precision: int8, fp16 or dynamic (int8 falls back to dynamic where a model has no int8 file at that size).")] = "int8",
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads.")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
@@ -145,7 +149,8 @@ def denoise_cmd(
     from edge_runtime.engine import load_engine
     from edge_runtime.pipeline import resolve_model
 
-    engine = load_engine(resolve_model(model, precision, _parse_model_size(model_size)), threads=threads, delegate=delegate, backend=backend)
+    engine = load_engine(resolve_model(model, precision, _parse_model_size(model_size), notice=_notice), threads=threads,
+                         delegate=delegate, backend=backend)
 
     def on_item(status: str, path: str, note: str) -> None:
         if status == "failed":

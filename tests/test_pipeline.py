@@ -120,3 +120,48 @@ def test_report_percentiles_are_numpys_linear_percentiles():
     for n in (1, 2, 7, 1000):
         a = rng.exponential(size=n)
         assert np.allclose(percentiles(a, (0, 50, 90, 99, 100)), np.percentile(a, [0, 50, 90, 99, 100]))
+
+
+# --- which shipped file a model name resolves to -------------------------------------------------
+def _shipped(folder: Path, name: str, precision: str, size: tuple[int, int], io: str = "float32") -> Path:
+    path = folder / f"{name}_{precision}_{size[0]}x{size[1]}.tflite"
+    path.write_bytes(b"stand-in")  # resolving reads only the sidecar
+    path.with_suffix(".json").write_text(json.dumps({"name": name, "precision": precision, "input_size": list(size),
+                                                     "io_dtype": io}))
+    return path
+
+
+def test_a_camera_gets_the_dynamic_file_where_int8_failed_the_gate_at_vga_and_is_told(tmp_path, monkeypatch):
+    from edge_runtime import zoo
+    from edge_runtime.pipeline import resolve_model
+
+    monkeypatch.setattr(zoo, "SHIPPED_DIR", tmp_path)
+    int8_128 = _shipped(tmp_path, "fastnet", "int8", (128, 128))
+    dynamic_vga = _shipped(tmp_path, "fastnet", "dynamic", (480, 640))
+    fp16_vga = _shipped(tmp_path, "fastnet", "fp16", (480, 640))
+    notes: list[str] = []
+
+    assert resolve_model("fastnet", "int8", live=True, notice=notes.append) == dynamic_vga
+    assert notes == ["fastnet has no int8 480x640 file (it did not pass the quality gate there): running "
+                     "fastnet_dynamic_480x640.tflite, int8 weights with float activations"]
+    assert resolve_model("fastnet", "int8", size=(480, 640)) == dynamic_vga  # asked for by size too
+    assert resolve_model("fastnet", "int8", live=False, notice=notes.append) == int8_128  # files: the 128 int8
+    assert resolve_model("fastnet", "fp16", live=True, notice=notes.append) == fp16_vga  # fp16 has no fallback
+    assert len(notes) == 1
+
+
+def test_the_default_model_ships_a_file_for_cameras_and_for_files():
+    """The default name resolves, with the default precision, to a gated VGA file for a live camera and
+    a 128x128 int8 file for everything else (tiles), all from edge_runtime/models."""
+    from edge_runtime.engine import read_metadata
+    from edge_runtime.pipeline import resolve_model
+    from edge_runtime.zoo import DEFAULT_MODEL, SHIPPED_DIR
+
+    camera = resolve_model(DEFAULT_MODEL, "int8", live=True, notice=lambda line: None)
+    files = resolve_model(DEFAULT_MODEL, "int8", live=False)
+    assert camera.parent == files.parent == SHIPPED_DIR
+    assert read_metadata(camera)["input_size"] == [480, 640] and read_metadata(camera)["precision"] in ("int8", "dynamic")
+    assert read_metadata(files)["input_size"] == [128, 128] and read_metadata(files)["precision"] == "int8"
+    for path in (camera, files):
+        gate = read_metadata(path)["gate"]
+        assert gate["drop"] <= gate["max_drop"]
