@@ -292,8 +292,8 @@ def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, i
             for m in sorted(models, key=lambda m: (m["io_dtype"] != io_first, m["path"])):
                 if wanted and m["precision"] == wanted and m["input_size"] and tuple(m["input_size"]) == tuple(hw):
                     if wanted != precision and notice is not None:
-                        notice(f"{text} has no {precision} {hw[0]}x{hw[1]} file (it did not pass the quality gate "
-                               f"there): running {Path(m['path']).name}, int8 weights with float activations")
+                        notice(f"{text} has no {precision} {hw[0]}x{hw[1]} file: running {Path(m['path']).name} "
+                               f"({wanted}: int8 weights, float activations)")
                     return Path(m["path"])
     if size:
         have = sorted({f"{m['input_size'][0]}x{m['input_size'][1]}" for m in same if m["input_size"]})

@@ -142,8 +142,8 @@ def test_a_camera_gets_the_dynamic_file_where_int8_failed_the_gate_at_vga_and_is
     notes: list[str] = []
 
     assert resolve_model("fastnet", "int8", live=True, notice=notes.append) == dynamic_vga
-    assert notes == ["fastnet has no int8 480x640 file (it did not pass the quality gate there): running "
-                     "fastnet_dynamic_480x640.tflite, int8 weights with float activations"]
+    assert notes == ["fastnet has no int8 480x640 file: running fastnet_dynamic_480x640.tflite "
+                     "(dynamic: int8 weights, float activations)"]
     assert resolve_model("fastnet", "int8", size=(480, 640)) == dynamic_vga  # asked for by size too
     assert resolve_model("fastnet", "int8", live=False, notice=notes.append) == int8_128  # files: the 128 int8
     assert resolve_model("fastnet", "fp16", live=True, notice=notes.append) == fp16_vga  # fp16 has no fallback
