@@ -5,13 +5,13 @@ few rare large activations set a wide range and every other value gets coarser s
 clipping those few buys finer steps for the rest is an empirical question per tensor, so this asks
 it: coordinate descent over the FakeQuant layers, each range scaled by a few factors (both ends,
 so zero stays where it is), keeping a factor only if the model's SSIM with the rounding simulated
-in Keras goes up.
+in Keras goes up. It scores on the run's validation split, never the test split the gate and
+``eval`` score on, so the gate still measures images the tuning never saw.
 
 One range is not tuned: the output's, just before the clip to [0, 1], is set to [0, 1], which holds
 every value the clip lets through at the finest step. Tuned, SSIM narrowed it to [-0.48, 0.83] at
-480x640: that clipped 16 % of the output and darkened the nut by up to 0.06, which SSIM scored as
-a gain because the clipped highlights lost their rounding noise too. It scores on the run's validation split, never the test split the gate and
-``eval`` score on, so the gate still measures images the tuning never saw.
+480x640, so the file clipped the nut's highlights, and scored that as a gain, probably because the clipped
+pixels lost their rounding noise too.
 """
 
 from __future__ import annotations
