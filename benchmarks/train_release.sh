@@ -66,6 +66,7 @@ done
 .venv/bin/python benchmarks/tflite_runtime_compat.py edge_runtime/models/*.tflite --json benchmarks/results/tflite_runtime_compat.json
 .venv/bin/python benchmarks/soak.py --model edge_runtime/models/autoencoder_int8_128x128.tflite --frames 50000 --out benchmarks/results/soak.json
 .venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak.json
+.venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak_fastnet_10m.json  # the default since fastnet
 $ED models
 $ED eval edge_runtime/models/unet_int8_128x128.tflite --data "$DATA" --split-manifest runs/unet/manifest.json --split test \
   --size 128 --noise gaussian:0.1 --no-baselines --out benchmarks/results/eval_unet_int8_128
