@@ -162,15 +162,22 @@ def _gate_files(info: RunInfo, config: ConvertConfig) -> tuple[Path, list[str], 
         raise EdgeDenoiseError(
             f"{info.run_dir}: no data folder for the quality gate (the run config names none that exists); pass --data DIR"
         )
-    if info.manifest is not None:
-        for split in ("test", "val"):
-            if info.manifest["splits"][split]:
-                return info.data_dir, info.manifest["splits"][split], split
-    from train.data import make_manifest
+    splits = _run_splits(info)
+    if info.manifest is not None and not (splits["test"] or splits["val"]):  # a manifest of training images only
+        from train.data import make_manifest
 
-    splits = make_manifest(info.data_dir)["splits"]
+        splits = make_manifest(info.data_dir)["splits"]
     split = "test" if splits["test"] else "val" if splits["val"] else "train"
     return info.data_dir, splits[split], split
+
+
+def _run_splits(info: RunInfo) -> dict[str, list[str]]:
+    """The run's manifest splits, or the hash split of its data folder when it has no manifest."""
+    if info.manifest is not None:
+        return info.manifest["splits"]
+    from train.data import make_manifest
+
+    return make_manifest(info.data_dir)["splits"]
 
 
 TUNE_CROP = 128  # --tune-ranges scores 128x128 crops of images at the file's own size: a 128 image's cost, even for VGA
@@ -178,11 +185,7 @@ TUNE_CROP = 128  # --tune-ranges scores 128x128 crops of images at the file's ow
 
 def _tune_files(info: RunInfo, gate_split: str) -> tuple[Path, list[str], str]:
     """Images for --tune-ranges: the validation split, or the train split when the gate itself scores on val."""
-    splits = info.manifest["splits"] if info.manifest is not None else None
-    if splits is None:
-        from train.data import make_manifest
-
-        splits = make_manifest(info.data_dir)["splits"]
+    splits = _run_splits(info)
     split = "val" if gate_split != "val" and splits["val"] else "train"
     return info.data_dir, splits[split], split
 

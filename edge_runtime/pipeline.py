@@ -286,11 +286,12 @@ def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, i
         raise EdgeDenoiseError(f"--model {text} --precision {precision}: not shipped; {text} comes as {', '.join(have)}")
     preferred = [size] if size else ([(480, 640), (128, 128)] if live else [(128, 128), (480, 640)])
     io_first = "uint8" if live else "float32"  # camera frames are uint8: no conversion, a quarter of the I/O memory
-    fallback = PRECISION_FALLBACK.get(precision)
+    wanted_in_order = [p for p in (precision, PRECISION_FALLBACK.get(precision)) if p]
+    ordered = sorted(models, key=lambda m: (m["io_dtype"] != io_first, m["path"]))
     for hw in preferred:
-        for wanted in (precision, fallback):
-            for m in sorted(models, key=lambda m: (m["io_dtype"] != io_first, m["path"])):
-                if wanted and m["precision"] == wanted and m["input_size"] and tuple(m["input_size"]) == tuple(hw):
+        for wanted in wanted_in_order:
+            for m in ordered:
+                if m["precision"] == wanted and m["input_size"] and tuple(m["input_size"]) == tuple(hw):
                     if wanted != precision and notice is not None:
                         notice(f"{text} has no {precision} {hw[0]}x{hw[1]} file: running {Path(m['path']).name} "
                                f"({wanted}: int8 weights, float activations)")
