@@ -31,21 +31,22 @@ for m in autoencoder unet; do
   $ED convert runs/$run/model.keras --quant int8 --io uint8 --size 480x640 --gate-count 32 --calib-count 100 --data "$DATA" --name $m --out edge_runtime/models
   $ED convert runs/$run/model.keras --quant fp32 --size 480x640 --gate-count 16 --data "$DATA" --name $m --out runs/$run/tflite  # for bench only
 done
-# The blind fastnet (width 40, scale 2; trained on a GPU, then fine-tuned with --background-margin and
-# --quant-aware on the CPU: benchmarks/ablation.sh): int8 at 128 with tuned ranges, fp16 at both sizes; its int8
-# file at 480x640 fails the gate (README, "Beyond the seed"), so a camera gets its dynamic-range file there.
-# convert also writes convert_report.json into --out: delete it there (the dynamic one is kept as a result).
-$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant int8 --size 128 --tune-ranges 64 --data "$DATA" --name fastnet \
+# The blind fastnet (width 40, scale 2; trained on a GPU, then fine-tuned with --background-margin,
+# --quant-aware and --impulse-reject on the CPU: benchmarks/ablation.sh): int8 at 128 with tuned ranges, fp16 at
+# both sizes; its int8 file at 480x640 fails the gate (README, "Beyond the seed"), so a camera gets its
+# dynamic-range file there. convert also writes convert_report.json into --out: it is kept as a result or deleted.
+$ED convert runs/fastnet2w40_margin03_qat2_ir/model.keras --quant int8 --size 128 --tune-ranges 64 --data "$DATA" --name fastnet \
   --out edge_runtime/models
-$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant fp16 --size 128 --data "$DATA" --name fastnet --out edge_runtime/models
-$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant fp16 --size 480x640 --gate-count 32 --data "$DATA" --name fastnet \
+cp edge_runtime/models/convert_report.json benchmarks/results/convert_fastnet2w40_margin03_qat2_ir_128_tuned.json
+$ED convert runs/fastnet2w40_margin03_qat2_ir/model.keras --quant fp16 --size 128 --data "$DATA" --name fastnet --out edge_runtime/models
+$ED convert runs/fastnet2w40_margin03_qat2_ir/model.keras --quant fp16 --size 480x640 --gate-count 32 --data "$DATA" --name fastnet \
   --out edge_runtime/models
-$ED convert runs/fastnet2w40_margin03_qat2/model.keras --quant dynamic --size 480x640 --gate-count 32 --data "$DATA" --name fastnet \
+$ED convert runs/fastnet2w40_margin03_qat2_ir/model.keras --quant dynamic --size 480x640 --gate-count 32 --data "$DATA" --name fastnet \
   --out edge_runtime/models
-mv edge_runtime/models/convert_report.json benchmarks/results/convert_fastnet2w40_margin03_qat2_480x640_dynamic.json
+mv edge_runtime/models/convert_report.json benchmarks/results/convert_fastnet2w40_margin03_qat2_ir_480x640_dynamic.json
 $ED eval edge_runtime/models/autoencoder_int8_128x128.tflite --data "$DATA" --split-manifest runs/autoencoder/manifest.json \
   --split test --size 128 --suite --no-baselines --out benchmarks/results/eval_suite_autoencoder_int8_128
-$ED eval edge_runtime/models/fastnet_int8_128x128.tflite --data "$DATA" --split-manifest runs/fastnet2w40_margin03_qat2/manifest.json \
+$ED eval edge_runtime/models/fastnet_int8_128x128.tflite --data "$DATA" --split-manifest runs/fastnet2w40_margin03_qat2_ir/manifest.json \
   --split test --size 128 --suite --no-baselines --out benchmarks/results/eval_suite_fastnet_int8_128
 
 # 4. Benchmarks quoted in README.
@@ -56,7 +57,8 @@ $ED bench edge_runtime/models/*_480x640*.tflite runs/{unet,autoencoder}/tflite/*
 # The default's camera file beside the other VGA files on blind noise, and the shipped fastnet's Keras model converted
 # by bench to int8, dynamic and fp16 beside the U-Net (README, "Beyond the seed"); then the camera run's memory.
 $ED bench edge_runtime/models/{autoencoder_int8_480x640_u8io,fastnet_dynamic_480x640,fastnet_fp16_480x640,unet_int8_480x640_u8io}.tflite \
-  --threads 2 --size 480x640 --no-shipped --noise blind --data "$DATA" --out runs/bench_vga_blind
+  --threads 2 --size 480x640 --no-shipped --noise blind --repeat 3 --data "$DATA" --out runs/bench_vga_blind
+# (bench_fastnet_vga_precisions is fastnet before its impulse stage, qat2; the shipped model's own is benchmarks/ablation.sh step 6)
 $ED bench runs/fastnet2w40_margin03_qat2/model.keras edge_runtime/models/{unet,autoencoder}_int8_480x640_u8io.tflite \
   --precision int8,dynamic,fp16 --threads 2 --size 480x640 --no-shipped --data "$DATA" --out runs/bench_fastnet_vga_precisions
 for b in bench_vga_blind bench_fastnet_vga_precisions; do

@@ -123,6 +123,8 @@ def read_run(model_path: Path, model, config: ConvertConfig) -> RunInfo:
     elif architecture == "fastnet":  # its shape is scale and blocks; it has no depth
         kwargs.pop("depth", None)
         kwargs.update({k: train_cfg[k] for k in ("scale", "blocks", "separable") if k in train_cfg})
+        if train_cfg.get("impulse_reject"):  # absent from older runs' metadata, which is unchanged
+            kwargs["impulse_reject"] = True
     elif (train_cfg.get("unshuffle") or 1) != 1:
         kwargs["unshuffle"] = train_cfg["unshuffle"]
     data = config.data or train_cfg.get("data")

@@ -718,12 +718,13 @@ def run_bench(config: BenchConfig, references: tuple[Reference, ...] = (), extra
             passes.append(_measure_pass(config, frames, files, sizes, references, i == 0, quality, macs))
     measured = passes[0]
     if len(passes) > 1:
+        for r in measured:  # one p50 per pass, the first pass's first
+            if r["p50_ms"] is not None:
+                r["p50_runs"].append(r["p50_ms"])
         for later in passes[1:]:
             by_key = {_key(r): r for r in later}
             for r in measured:
                 other = by_key.get(_key(r))
-                if r["p50_ms"] is not None:
-                    r["p50_runs"].append(r["p50_ms"])
                 if other and other["p50_ms"] is not None:
                     r["p50_runs"].append(other["p50_ms"])
         for r in measured:

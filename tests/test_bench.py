@@ -143,19 +143,19 @@ def test_the_test_split_matches_training(samples_dir):
     assert [_split_of(r) for r in rels] == [split_of(r) for r in rels]
 
 
-def test_bench_cli_repeat_mode_shows_both_runs_with_tensorflow_blocked(tmp_path, float_model):
+def test_bench_cli_repeat_mode_shows_every_run_once_with_tensorflow_blocked(tmp_path, float_model):
     from test_runtime_cli import cli
 
     out = tmp_path / "out"
-    r = cli("bench", str(float_model), "--no-shipped", "--threads", "1", "--size", "64", "--repeat", "2",
+    r = cli("bench", str(float_model), "--no-shipped", "--threads", "1", "--size", "64", "--repeat", "3",
             "--classical", "median", "--images", "2", "--seconds", "0", "--no-ceiling", "--data", str(SAMPLES),
             "--out", str(out))
     assert r.returncode == 0, r.stderr
     assert "p50 per run" in r.stdout and "diff %" in r.stdout
     data = json.loads((out / "bench.json").read_text())
     measured = [row for row in data["rows"] if row["kind"] in ("tflite", "classical")]
-    assert measured and all(len(row["p50_runs"]) == 2 and row["run_diff_pct"] is not None for row in measured)
-    assert data["config"]["repeat"] == 2
+    assert measured and all(len(row["p50_runs"]) == 3 and row["run_diff_pct"] is not None for row in measured)
+    assert data["config"]["repeat"] == 3
 
 
 def test_bench_cli_refuses_fewer_than_30_runs_in_one_line():

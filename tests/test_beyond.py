@@ -238,6 +238,7 @@ def test_blind_fastnet_trains_with_augmentation_cosine_and_l1(tmp_path):
     (["--unshuffle", "3"], "--unshuffle 3: the U-Net takes 1, 2 or 4"),
     (["--model", "fastnet", "--unshuffle", "2"], "--unshuffle 2: the U-Net takes 1, 2 or 4 (other models: leave it at 1)"),
     (["--model", "unet", "--quant-aware"], "--quant-aware: only fastnet takes it"),
+    (["--model", "unet", "--impulse-reject"], "--impulse-reject: only fastnet takes it"),
     (["--model", "unet", "--background-margin", "0.03"], "--background-margin 0.03: fastnet with --residual takes"),
     (["--model", "fastnet", "--background-margin", "-0.1"], "--background-margin -0.1: fastnet with --residual takes"),
 ])
@@ -446,3 +447,86 @@ def test_ablation_latency_comes_from_the_runs_own_bench_row_of_its_architecture(
     # ...but a U-Net run at half resolution is another shape: no latency rather than the wrong one.
     row = load_run(_ablation_run(tmp_path / "unet_u2", "unet", 0.8, unshuffle=2), "unet_u2", shared)
     assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (None, None)
+
+
+# --- impulse rejection: a switching median in front of fastnet --------------------------------------
+def test_the_3x3_median_is_exact_on_every_0_1_window_and_so_on_every_window():
+    """median3x3 is made of MINIMUM and MAXIMUM only, so it picks the median of every window if it does
+    for every window of 0s and 1s (the 0-1 principle): all 512 are checked, then real values against numpy."""
+    import itertools
+
+    from train.layers import median3x3
+
+    windows = np.array(list(itertools.product((0.0, 1.0), repeat=9)), np.float32).reshape(512, 3, 3, 1)
+    centre = np.asarray(median3x3(windows))[:, 1, 1, 0]  # reflected edges: the centre sees exactly its 3x3 window
+    assert np.array_equal(centre, np.median(windows.reshape(512, 9), axis=1))
+    x = np.random.default_rng(0).random((2, 7, 9, 3), dtype=np.float32)
+    p = np.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    stacked = np.stack([p[:, dy:dy + 7, dx:dx + 9] for dy in range(3) for dx in range(3)])
+    assert np.array_equal(np.asarray(median3x3(x)), np.median(stacked, axis=0))
+
+
+def _nut_on_black(seed: int = 0) -> np.ndarray:
+    """A grey nut with sensor noise on a black background clipped to 0, as a 1x16x16x3 batch."""
+    x = np.clip(0.35 + 0.03 * np.random.default_rng(seed).standard_normal((1, 16, 16, 3)), 0, 1).astype(np.float32)
+    x[:, :, :5] = 0.0
+    return x
+
+
+def test_impulse_reject_replaces_dead_and_stuck_pixels_and_passes_everything_else_untouched():
+    """Black or white values more than 0.5 from their 3x3 median are impulses; anything nearer is left
+    for the network (the threshold that cost no suite row anything: benchmarks/impulse_stage.py)."""
+    from train.layers import ImpulseReject
+
+    x = _nut_on_black()
+    x[0, 5, 9] = 1.0  # a stuck white pixel on the nut, every channel
+    x[0, 11, 12, 1] = 1.0  # one stuck green value
+    x[0, 8, 2] = 1.0  # a stuck white pixel on the black background
+    x[0, 3, 2, 0] = 0.0  # black on black: no impulse at all
+    x[0, 13, 7, 2] = 0.0  # black on a dark nut: 0.35 from its median, left for the network
+    out = np.asarray(ImpulseReject()(x))
+    changed = np.argwhere(out != x)[:, 1:].tolist()
+    assert changed == [[5, 9, 0], [5, 9, 1], [5, 9, 2], [8, 2, 0], [8, 2, 1], [8, 2, 2], [11, 12, 1]]
+    assert np.all(np.abs(out[0, 5, 9] - 0.35) < 0.1) and abs(out[0, 11, 12, 1] - 0.35) < 0.1
+    assert np.all(out[0, 8, 2] == 0.0)
+    bright = np.full((1, 8, 8, 3), 0.8, np.float32)
+    bright[0, 2, 2] = 0.0  # a dead pixel on a bright nut: replaced
+    bright[0, 5, 5] = 1.0  # white on a bright nut is nearer than the threshold: left
+    out = np.asarray(ImpulseReject()(bright))
+    assert np.allclose(out[0, 2, 2], 0.8) and np.array_equal(out[0, 5, 5], [1.0, 1.0, 1.0])
+
+
+def test_fastnet_with_impulse_reject_fine_tunes_from_a_model_without_it_and_rejects_impulses_in_int8(tmp_path):
+    """The stage has no weights, so --init-from a trained fastnet without it works; the residual is added
+    to the cleaned input; the int8 file makes the stage's decisions, except for a value within one
+    int8 step of the threshold."""
+    import keras
+
+    from convert.tflite import convert_to_tflite, op_names
+    from edge_runtime.engine import load_engine
+    from train.evaluate import load_keras_model
+    from train.layers import ImpulseReject, median3x3
+    from train.training import init_weights
+
+    create_model("fastnet", width=8, blocks=1).save(tmp_path / "plain.keras")
+    kwargs = TrainConfig(model="fastnet", width=8, blocks=1, impulse_reject=True).model_kwargs()
+    assert "impulse_reject" not in TrainConfig(model="fastnet").model_kwargs()  # old runs rebuild unchanged
+    model = create_model("fastnet", **kwargs)
+    init_weights(model, str(tmp_path / "plain.keras"))
+    model.save(tmp_path / "ir.keras")
+    loaded = load_keras_model(tmp_path / "ir.keras")
+    assert loaded.get_layer("impulse_reject").threshold == 0.5
+    assert loaded.get_layer("residual").input[0].name == loaded.get_layer("impulse_reject").output.name
+
+    x = add_noise(np.full((4, 32, 32, 3), 0.4, np.float32), "saltpepper:0.05", np.random.default_rng(3))
+    stage = keras.Model(inp := keras.Input((32, 32, 3)), ImpulseReject()(inp))
+    blob = convert_to_tflite(stage, "int8", io="uint8", calib=x)
+    path = tmp_path / "stage.tflite"
+    path.write_bytes(blob)
+    assert {"MINIMUM", "MAXIMUM", "SELECT_V2"} <= op_names(blob)
+    want = np.asarray(stage(x))
+    got = load_engine(path)(x)
+    near_threshold = np.abs(np.abs(x - np.asarray(median3x3(x))) - 0.5) <= 2 / 255
+    assert np.abs(got - want)[~near_threshold].max() <= 1 / 255
+    salt = x == 1.0  # 0.6 above the grey: replaced; pepper is 0.4 below it: left for the network
+    assert salt.mean() > 0.02 and (want[salt] < 1.0).mean() > 0.95 and np.array_equal(want[x == 0.0], x[x == 0.0])

@@ -141,7 +141,8 @@ def _residual_head(inputs, x, residual: bool, unshuffle: int = 1):
 
 
 def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: bool = False,
-                  residual: bool = True, quant_aware: bool = False, **_ignored) -> "keras.Model":  # noqa: F821
+                  residual: bool = True, quant_aware: bool = False, impulse_reject: bool = False,
+                  **_ignored) -> "keras.Model":  # noqa: F821
     """An edge denoiser that does all its work at 1/scale resolution, where wide layers are cheap.
 
     Pixel unshuffle (SPACE_TO_DEPTH) turns every scale x scale block into channels without losing
@@ -154,11 +155,15 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
     ``quant_aware`` puts a FakeQuant after every tensor the int8 file will hold (quantization-aware
     training, for fine-tuning a trained fastnet with --init-from); the layers are identities outside
     training, so the exported graph is the same.
+
+    ``impulse_reject`` puts a switching median (train.layers.ImpulseReject, no weights) in front:
+    impulses are replaced by their 3x3 median before the network sees them, and the residual is
+    added to that cleaned input, so the network only learns the noise that is left.
     """
     import keras
     from keras import layers
 
-    from train.layers import ClipToUnit, DepthToSpace, FakeQuant, SpaceToDepth
+    from train.layers import ClipToUnit, DepthToSpace, FakeQuant, ImpulseReject, SpaceToDepth
 
     _check_choice("fastnet scale", scale, (2, 4))
     conv = layers.SeparableConv2D if separable else layers.Conv2D
@@ -167,7 +172,8 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
         return FakeQuant(name=f"{name}_fq")(t) if quant_aware else t
 
     inputs = keras.Input((None, None, 3), name="noisy")
-    x = SpaceToDepth(scale, name="unshuffle")(inputs)
+    source = ImpulseReject(name="impulse_reject")(inputs) if impulse_reject else inputs
+    x = SpaceToDepth(scale, name="unshuffle")(source)
     x = q(layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")(x), "stem")
     for i in range(blocks):
         y = q(conv(width, 3, padding="same", activation="relu", name=f"block{i}_conv1")(x), f"block{i}_conv1")
@@ -176,7 +182,7 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
     x = q(layers.Conv2D(3 * scale * scale, 3, padding="same", name="head")(x), "head")
     x = DepthToSpace(scale, name="shuffle")(x)
     if residual:
-        x = q(layers.Add(name="residual")([inputs, x]), "residual")
+        x = q(layers.Add(name="residual")([source, x]), "residual")
         outputs = ClipToUnit(name="denoised")(x)  # not ReLU(max_value=1): see ClipToUnit
     else:
         outputs = layers.Activation("sigmoid", name="denoised")(x)
