@@ -68,7 +68,8 @@ done
 .venv/bin/python benchmarks/tflite_runtime_compat.py edge_runtime/models/*.tflite --json benchmarks/results/tflite_runtime_compat.json
 .venv/bin/python benchmarks/soak.py --model edge_runtime/models/autoencoder_int8_128x128.tflite --frames 50000 --out benchmarks/results/soak.json
 .venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak.json
-.venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak_fastnet_10m.json  # the default since fastnet
+.venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak_fastnet_10m.json  # fastnet before its impulse stage
+.venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak_fastnet_ir_10m.json  # the default now
 .venv/bin/python benchmarks/metrics_soak.py --model edge_runtime/models/fastnet_dynamic_480x640.tflite --seconds 1200 \
   --out benchmarks/results/metrics_soak_fastnet_dynamic_vga_20m.json  # what a camera gets by default
 $ED models
