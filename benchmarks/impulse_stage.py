@@ -13,7 +13,6 @@ replaced. Writes benchmarks/results/impulse_stage.json (or --out) and prints a t
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
@@ -43,18 +42,15 @@ def main(argv=None) -> int:
     from edge_runtime.metrics import score
     from edge_runtime.noise import parse_noise
     from train.data import LoadReport, load_images, read_manifest
-    from train.evaluate import EVAL_SUITE, load_keras_model, run_denoiser
+    from train.evaluate import EVAL_SUITE, load_denoiser, run_denoiser
     from train.layers import ImpulseReject
 
     manifest = read_manifest(args.split_manifest or Path(args.model).parent / "manifest.json")
     clean = load_images(Path(args.data), manifest["splits"][args.split], args.size, LoadReport()).astype(np.float32) / 255
-    model = load_keras_model(args.model)
+    model = load_denoiser(args.model)  # pads sides that are not a multiple of the model's
     thresholds = [float(t) for t in args.thresholds.split(",")]
     noisy = {spec: parse_noise(spec).apply(clean, np.random.default_rng(2)) for spec in EVAL_SUITE}
     console = Console(width=160)
-
-    def predict(fn, x):
-        return run_denoiser(lambda b: np.asarray(fn(b)), x)
 
     rows = []
     for t in [None, *thresholds]:
@@ -62,12 +58,12 @@ def main(argv=None) -> int:
         for spec, x in noisy.items():
             row = {"threshold": t, "noise": spec}
             if stage is None:
-                row["model"] = score(clean, predict(model.predict_on_batch, x)).ssim_mean
+                row["model"] = score(clean, run_denoiser(model, x)).ssim_mean
             else:
                 staged = np.asarray(stage(x))
                 row["replaced"] = float((staged != x).mean())
                 row["stage_alone"] = score(clean, np.clip(staged, 0, 1)).ssim_mean
-                row["model"] = score(clean, predict(model.predict_on_batch, staged)).ssim_mean
+                row["model"] = score(clean, run_denoiser(model, staged)).ssim_mean
             rows.append(row)
             console.print(row)
     off = {r["noise"]: r["model"] for r in rows if r["threshold"] is None}

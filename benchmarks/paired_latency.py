@@ -4,10 +4,11 @@
         --out benchmarks/results/paired_latency.json
 
 `edge-denoise bench` times each row in a block of its own, so load that comes and goes between blocks
-moves one row and not another (passes of one row differed by up to 30 % on this shared machine). Here
+moves one row and not another (passes of one row differed by up to 32 % on this shared machine). Here
 every round invokes each file once, in turn, on the same frame, so slow spells hit all files alike; the
 median of the per-round differences to the first file is what each file costs more (or less). Same
-engine, threads and XNNPACK as `run` (edge_runtime.engine.load_engine). Writes JSON and prints a table.
+engine, threads and XNNPACK as `run` (edge_runtime.engine.load_engine); a call includes the engine's own
+conversion of the float frame for uint8-I/O files. Writes JSON and prints a table.
 """
 
 from __future__ import annotations
