@@ -211,6 +211,7 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
     from edge_runtime.noise import parse_noise
     from train.evaluate import load_keras_model
     from train.layers import fake_quant_at_inference
+    from train.pretrained import pretrained_model
 
     # check every cheap option before the slow work
     for p in config.precisions:
@@ -230,6 +231,11 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
         if given:
             parse_noise(given)
     model_path = Path(config.model)
+    shipped = None if model_path.exists() else pretrained_model(config.model)
+    if shipped is not None:  # a name such as "fastnet": the package's own Keras model, written to ./tflite by default
+        model_path = shipped
+        if config.out is None:
+            config = dataclasses.replace(config, out="tflite")
     if model_path.suffix.lower() == ".tflite":
         raise EdgeDenoiseError(f"{model_path}: already a TFLite file; convert takes the trained .keras model "
                                f"(e.g. runs/unet/model.keras)")

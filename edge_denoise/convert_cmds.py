@@ -12,7 +12,7 @@ from edge_denoise.cli import _quiet_tensorflow, app, console, err_console
 
 @app.command()
 def convert(
-    model: Annotated[Path, typer.Argument(help="The trained model, e.g. runs/unet/model.keras.")],
+    model: Annotated[Path, typer.Argument(help="The trained model, e.g. runs/unet/model.keras, or a shipped one by name: fastnet (written to ./tflite unless --out).")],
     quant: Annotated[Optional[str], typer.Option(help="Precisions, comma-separated: fp32, fp16, dynamic (int8 weights), int8 (full integer). Default: all four (fp32 for --format onnx).")] = None,
     size: Annotated[list[str], typer.Option(help="Frame size, repeatable: SIDE (128 = 128x128) or HEIGHTxWIDTH (480x640 = 480 high, 640 wide). Multiples of the model's pooling factor.")] = ["128"],  # noqa: B006
     io: Annotated[str, typer.Option(help="int8 I/O: float (float32 in/out, quantize inside) or uint8 (integer in/out; file name ends _u8io).")] = "float",

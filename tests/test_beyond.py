@@ -530,3 +530,58 @@ def test_fastnet_with_impulse_reject_fine_tunes_from_a_model_without_it_and_reje
     assert np.abs(got - want)[~near_threshold].max() <= 1 / 255
     salt = x == 1.0  # 0.6 above the grey: replaced; pepper is 0.4 below it: left for the network
     assert salt.mean() > 0.02 and (want[salt] < 1.0).mean() > 0.95 and np.array_equal(want[x == 0.0], x[x == 0.0])
+
+
+# --- the default's own Keras model ships, so a user can convert it at their camera's size -------------
+def test_the_shipped_fastnet_keras_model_converts_by_name_at_a_new_size_and_passes_the_gate(tmp_path, samples_dir,
+                                                                                              monkeypatch):
+    """train/pretrained/fastnet is the shipped default as a run folder: `convert fastnet` takes it as it takes
+    a run of one's own, here at a size no shipped file has, and writes to ./tflite, not into the package."""
+    from convert.pipeline import ConvertConfig, convert_run
+    from train.pretrained import names
+
+    assert names() == ["fastnet"]
+    monkeypatch.chdir(tmp_path)
+    report = convert_run(ConvertConfig(model="fastnet", precisions=("fp16",), sizes=[(96, 160)], data=str(samples_dir),
+                                       gate_count=4), log=lambda _: None)
+    (entry,) = report.files
+    assert entry["status"] == "ok" and abs(entry["gate"]["drop"]) < 0.001
+    assert Path(entry["file"]).resolve() == tmp_path / "tflite" / "fastnet_fp16_96x160.tflite"
+    meta = json.loads(Path(entry["file"]).with_suffix(".json").read_text())
+    assert meta["model_kwargs"]["impulse_reject"] and meta["noise"] == "blind"
+
+
+def test_recover_keras_rebuilds_a_fastnet_from_its_fp16_file_and_int8_ranges(tmp_path):
+    """benchmarks/recover_keras.py (how train/pretrained/fastnet was made when its run folder was lost):
+    the weights of the fp16 file, each FakeQuant's range from the int8 file."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from recover_keras import recover
+
+    from convert.tflite import convert_to_tflite
+    from train.layers import FakeQuant, fake_quant_at_inference
+
+    kwargs = {"width": 8, "blocks": 1, "scale": 2, "residual": True, "separable": False, "impulse_reject": True}
+    model = create_model("fastnet", **kwargs, quant_aware=True)
+    x = np.random.default_rng(0).random((2, 32, 32, 3), dtype=np.float32)
+    model(x, training=True)  # sets every FakeQuant's range
+    import keras
+
+    fixed = keras.Model(inp := keras.Input((32, 32, 3), batch_size=1), model(inp))
+    (tmp_path / "f_fp16.tflite").write_bytes(convert_to_tflite(fixed, "fp16"))
+    (tmp_path / "f_fp16.json").write_text(json.dumps({"architecture": "fastnet", "model_kwargs": kwargs, "noise": "blind"}))
+    fake_quant_at_inference(model, True)
+    (tmp_path / "f_int8.tflite").write_bytes(convert_to_tflite(fixed, "int8", calib=x))
+    fake_quant_at_inference(model, False)
+
+    path = recover(tmp_path / "f_fp16.tflite", tmp_path / "f_int8.tflite", tmp_path / "run")
+    from train.evaluate import load_keras_model
+
+    rebuilt = load_keras_model(path)
+    assert np.abs(np.asarray(rebuilt(x)) - np.asarray(model(x))).max() < 2e-3  # float16 weights
+    ranges = {layer.name: [float(w) for w in layer.get_weights()[:2]] for layer in model.layers if isinstance(layer, FakeQuant)}
+    ranges["residual_fq"] = [0.0, 1.0]  # int8 fuses the clip after the residual addition into it
+    for layer in rebuilt.layers:
+        if isinstance(layer, FakeQuant):  # int8 ranges hold zero and are nudged onto their grid
+            low, high = ranges[layer.name]
+            assert np.allclose(layer.get_weights()[:2], [low, high], atol=(high - low) / 100), layer.name
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["train"]["impulse_reject"] is True
