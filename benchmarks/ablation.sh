@@ -128,6 +128,31 @@ git show 70b7ba0:edge_runtime/models/fastnet_dynamic_480x640.tflite > runs/fastn
 $PY benchmarks/paired_latency.py runs/fastnet_dynamic_480x640_before_ir.tflite edge_runtime/models/fastnet_dynamic_480x640.tflite \
   edge_runtime/models/unet_int8_480x640_u8io.tflite --rounds 40 --out benchmarks/results/paired_latency_impulse_vga.json
 
+# 7. The run folders above were lost with the checkout that held them (runs/ is not kept in git), so the shipped
+#    model's Keras file was rebuilt from its shipped files as of b4b27e2: weights from the fp16 file, each FakeQuant's
+#    range from the tuned int8 file. Its float suite is the run's (ablation.json) within 0.00001 SSIM on every row.
+#    It now ships as train/pretrained/fastnet (convert it at a camera's own size).
+for f in fastnet_fp16_128x128 fastnet_int8_128x128; do
+  for ext in tflite json; do git show b4b27e2:edge_runtime/models/$f.$ext > runs/$f.b4b27e2.$ext; done
+done
+$PY benchmarks/recover_keras.py runs/fastnet_fp16_128x128.b4b27e2.tflite --ranges runs/fastnet_int8_128x128.b4b27e2.tflite \
+  --out train/pretrained/fastnet
+$ED eval train/pretrained/fastnet/model.keras --data "$DATA" --split test --size 128 --suite --no-baselines --out runs/recovered_eval_suite
+#    The impulse stage without its slow ops: MIRROR_PAD (no XNNPACK kernel) became slices and concatenations, the
+#    comparisons and SELECT_V2 an arithmetic mask, exact on 8-bit frames, with its int8 ranges pinned. Alone at VGA:
+$PY benchmarks/impulse_stage_latency.py --out benchmarks/results/impulse_stage_latency.json
+#    The four fastnet files re-converted from it (benchmarks/train_release.sh step 3), then in one bench run beside the
+#    U-Net (int8 and dynamic at VGA), and the camera's file timed in turns against the one before (b4b27e2):
+$ED bench train/pretrained/fastnet/model.keras edge_runtime/models/unet_int8_480x640_u8io.tflite --precision int8,dynamic \
+  --threads 2 --size 480x640 --no-shipped --repeat 3 --data "$DATA" --out runs/bench_stage_vga
+mkdir -p benchmarks/results/bench_stage_vga && cp runs/bench_stage_vga/{bench.json,bench.md,latency_vs_ssim.png} benchmarks/results/bench_stage_vga/
+for f in fastnet_dynamic_480x640 fastnet_fp16_480x640; do
+  git show b4b27e2:edge_runtime/models/$f.tflite > runs/${f}_b4b27e2.tflite
+done
+$PY benchmarks/paired_latency.py runs/fastnet_dynamic_480x640_b4b27e2.tflite edge_runtime/models/fastnet_dynamic_480x640.tflite \
+  runs/fastnet_fp16_480x640_b4b27e2.tflite edge_runtime/models/fastnet_fp16_480x640.tflite \
+  edge_runtime/models/unet_int8_480x640_u8io.tflite --rounds 40 --out benchmarks/results/paired_latency_stage_vga.json
+
 GPU_RUNS="unet_u2w24_blind unet_u2w32_blind fastnet2_blind_long unet_blind_scratch fastnet2_blind_300 fastnet2w40_blind_300
   fastnet4w64_blind_300 unet_blind_scratch_150 fastnet2w40_margin03 fastnet2w40_margin03_qat fastnet2w40_margin03_qat2
   fastnet2w40_margin03_qat2_ir"

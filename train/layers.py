@@ -13,6 +13,8 @@ is imported (train.evaluate.load_keras_model does that).
 
 from __future__ import annotations
 
+import math
+
 import keras
 
 
@@ -191,12 +193,24 @@ def fake_quant_at_inference(model, on: bool, only_trained: bool = True) -> None:
     for layer in model.layers:
         if isinstance(layer, FakeQuant):
             layer.at_inference = on and (id(layer) in trained or not only_trained)
+        elif isinstance(layer, ImpulseReject):  # its ranges are fixed, never learnt
+            layer.pin_int8 = on
 
 
 def _median3(a, b, c):
     from keras import ops
 
     return ops.maximum(ops.minimum(a, b), ops.minimum(ops.maximum(a, b), c))
+
+
+def reflect_pad1(x):
+    """Pad height and width by one pixel, reflected (as ``ops.pad(..., mode="reflect")``), from slices and
+    concatenations: TFLite's MIRROR_PAD has no XNNPACK kernel, and at 480x640 it alone cost more than
+    the whole median (benchmarks/impulse_stage_latency.py)."""
+    from keras import ops
+
+    x = ops.concatenate([x[:, 1:2], x, x[:, -2:-1]], axis=1)
+    return ops.concatenate([x[:, :, 1:2], x, x[:, :, -2:-1]], axis=2)
 
 
 def median3x3(x):
@@ -211,7 +225,7 @@ def median3x3(x):
     """
     from keras import ops
 
-    p = ops.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    p = reflect_pad1(x)
     up, mid, down = p[:, :-2], p[:, 1:-1], p[:, 2:]
     lows = ops.minimum(ops.minimum(up, mid), down)
     meds = _median3(up, mid, down)
@@ -237,22 +251,58 @@ class ImpulseReject(keras.layers.Layer):
     is the lowest that cost no row of the noise suite more than 0.0001 SSIM on validation images
     (benchmarks/impulse_stage.py); lower ones reject more impulses but start to bite into heavy
     Gaussian noise, whose clipped values then look like impulses. Black on a dark nut or white on a
-    bright one is nearer its median than that and is left to the network. In an int8 file the
-    comparison is made on int8 values, so a value within about one int8 step of the threshold may
-    be decided the other way.
+    bright one is nearer its median than that and is left to the network.
+
+    It is arithmetic (MAXIMUM/MINIMUM, SUB, MUL and clips, no comparison or select), so XNNPACK runs
+    all of it in float and in int8. On 8-bit frames (values k/255) every decision is exact, in float
+    and in an int8 file (see ``_pin``); for values off that grid each decision is a ramp 1/1020 wide
+    inside the 8-bit step next to it.
     """
 
     def __init__(self, threshold: float = 0.5, **kwargs):
         super().__init__(**kwargs)
         self.threshold = float(threshold)
+        self.pin_int8 = False  # convert turns it on for int8 export (never saved): see _pin
 
     def call(self, x):
         from keras import ops
 
+        pin = self._pin
+        x = pin(x, 0.0, 1.0)
         med = median3x3(x)
-        extreme = ops.logical_or(x <= 0.5 / 255, x >= 1.0 - 0.5 / 255)
-        impulse = ops.logical_and(extreme, ops.abs(x - med) > self.threshold)
-        return ops.where(impulse, med, x)
+        edge = pin(ops.maximum(x, pin(1.0 - x, 0.0, 1.0)), 0.0, 1.0)  # 1 at black or white, <= 254/255 elsewhere
+        extreme = self._at_least(pin(edge - 1.0, -1.0, 0.0))
+        gap = pin(ops.maximum(x, med) - ops.minimum(x, med), 0.0, 1.0)  # |x - med|, kept on the 8-bit grid
+        above = (math.floor(255.0 * self.threshold) + 1.0) / 255.0  # the least 8-bit gap past the threshold
+        far = self._at_least(pin(gap - above, -above, 1.0 - above))
+        mask = pin(extreme * far, 0.0, 1.0)
+        return pin(pin(pin(1.0 - mask, 0.0, 1.0) * x, 0.0, 1.0) + pin(mask * med, 0.0, 1.0), 0.0, 1.0)
+
+    def _at_least(self, v):
+        """1 where v >= 0, 0 where v <= -1/255: a slope steep enough that an 8-bit v lands two units from
+        the clip, so float rounding cannot leave the step short of 0 or 1. In int8 the pinned ranges
+        saturate instead of a clip, and each op's input-to-output scale ratio stays small (2): XNNPACK's
+        delegate refuses an int8 ADD or SUB past 256x, and a first version at 510x and 1020x ran in
+        TFLite's reference kernels, 20 ms per VGA frame."""
+        from keras import ops
+
+        if self.pin_int8:
+            return self._pin(self._pin(1020.0 * v, -2.0, 0.0) + 2.0, 0.0, 1.0)
+        return ops.clip(1020.0 * v + 2.0, 0.0, 1.0)
+
+    def _pin(self, t, low: float, high: float):
+        """In int8 export, fix the tensor's range (a FakeQuant op, whose range the converter takes).
+
+        Every value of the stage lies on a 1/255 grid those ranges hold exactly, so the int8 stage
+        decides as the float one does, whatever the calibration images hold; a range calibrated on
+        images without impulses would have no room for the mask's 1 and turn the stage off.
+        Elsewhere (float files, training) it is the tensor itself.
+        """
+        if not self.pin_int8:
+            return t
+        import keras
+
+        return keras.quantizers.fake_quant_with_min_max_vars(t, low, high)
 
     def compute_output_shape(self, input_shape):
         return input_shape

@@ -1,0 +1,103 @@
+"""What fastnet's impulse stage costs on its own at VGA, before and after it lost its slow ops.
+
+    .venv/bin/python benchmarks/impulse_stage_latency.py --out benchmarks/results/impulse_stage_latency.json
+
+Converts three one-layer models at 480x640 to float32 and to int8 (the way `convert` does: the
+stage's int8 ranges pinned) and times them in turns with benchmarks/paired_latency.py:
+
+    none     a ReLU: the file's fixed cost (quantize and dequantize, for int8)
+    before   the stage as it shipped at b4b27e2: a median over MIRROR_PAD, then comparisons, ABS and
+             SELECT_V2 for the mask (kept here as the baseline; TFLite runs those ops outside XNNPACK)
+    now      train.layers.ImpulseReject: reflection by slices and concatenation, an arithmetic mask
+
+The difference to ``none`` is the stage's own cost; within a full model it can differ, where an op
+XNNPACK does not take also splits the model's delegated graph.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def stage_before(x, threshold: float = 0.5):
+    """The stage as shipped at b4b27e2 (the baseline of this benchmark)."""
+    from keras import ops
+
+    from train.layers import _median3
+
+    p = ops.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
+    up, mid, down = p[:, :-2], p[:, 1:-1], p[:, 2:]
+    lows, meds, highs = ops.minimum(ops.minimum(up, mid), down), _median3(up, mid, down), ops.maximum(ops.maximum(up, mid), down)
+
+    def columns(t):
+        return t[:, :, :-2], t[:, :, 1:-1], t[:, :, 2:]
+
+    (l0, l1, l2), (m0, m1, m2), (h0, h1, h2) = columns(lows), columns(meds), columns(highs)
+    med = _median3(ops.maximum(ops.maximum(l0, l1), l2), _median3(m0, m1, m2), ops.minimum(ops.minimum(h0, h1), h2))
+    extreme = ops.logical_or(x <= 0.5 / 255, x >= 1.0 - 0.5 / 255)
+    return ops.where(ops.logical_and(extreme, ops.abs(x - med) > threshold), med, x)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--size", default="480x640")
+    ap.add_argument("--rounds", type=int, default=40)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "impulse_stage_latency.json")
+    args = ap.parse_args(argv)
+
+    import keras
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import paired_latency
+
+    from convert.tflite import convert_to_tflite
+    from edge_runtime.noise import add_noise
+    from train.layers import ImpulseReject, fake_quant_at_inference
+
+    h, w = (int(v) for v in args.size.lower().split("x"))
+
+    class Before(keras.layers.Layer):
+        def call(self, x):
+            return stage_before(x)
+
+    builders = {"none": lambda: keras.layers.ReLU(), "before": Before, "now": ImpulseReject}
+    rng = np.random.default_rng(0)
+    calib = np.stack([add_noise(rng.random((h, w, 3), dtype=np.float32), "saltpepper:0.05", rng) for _ in range(4)])
+    with tempfile.TemporaryDirectory(prefix="edge-denoise-stage-") as tmp:
+        results = {}
+        for precision in ("fp32", "int8"):
+            files = []
+            for name, build in builders.items():
+                inp = keras.Input((h, w, 3), batch_size=1)
+                model = keras.Model(inp, build()(inp))
+                fake_quant_at_inference(model, precision == "int8")
+                path = Path(tmp) / f"stage_{name}_{precision}.tflite"
+                path.write_bytes(convert_to_tflite(model, precision, calib=calib if precision == "int8" else None))
+                files.append(str(path))
+            out = Path(tmp) / f"{precision}.json"
+            paired_latency.main([*files, "--rounds", str(args.rounds), "--threads", str(args.threads), "--out", str(out)])
+            import json
+
+            results[precision] = json.loads(out.read_text())
+    from edge_runtime.atomic import write_json_atomic
+
+    for precision, result in results.items():
+        for row in result["rows"]:
+            row["file"] = Path(row["file"]).name
+    write_json_atomic(args.out, {"size": [h, w], "threads": args.threads, "rounds": args.rounds,
+                                 "precisions": results})
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
