@@ -111,6 +111,8 @@ def train(
     for name in ("augment", "attention"):  # "none" switches off what a --config turned on
         if str(getattr(cfg, name)).lower() == "none":
             cfg = dataclasses.replace(cfg, **{name: None})
+    if notice := cfg.fine_tune_notice():
+        err_console.print(f"[yellow]note[/]: {notice}", highlight=False)
     if local_workers is not None:
         from train.launcher import launch
 

@@ -317,6 +317,14 @@ def test_init_from_copies_a_trained_model_and_names_a_misfit_in_one_line(tmp_pat
         init_weights(create_model("fastnet", width=8, blocks=2), str(tmp_path / "trained.keras"))
 
 
+def test_fine_tuning_at_the_from_scratch_learning_rate_gets_a_one_line_note():
+    """--init-from at the default --lr 1e-3 wrecked the shipped fastnet in one epoch (README): say so, once."""
+    assert TrainConfig().fine_tune_notice() is None  # training from scratch
+    notice = TrainConfig(init_from="train/pretrained/fastnet/model.keras").fine_tune_notice()
+    assert "--lr 0.001" in notice and "5e-5" in notice and "\n" not in notice
+    assert TrainConfig(init_from="m.keras", learning_rate=5e-5).fine_tune_notice() is None
+
+
 def test_quant_aware_fastnet_rounds_to_int8_levels_in_training_only_and_fine_tunes_a_trained_one(tmp_path):
     """--quant-aware: every tensor the int8 file will hold is rounded to 256 levels while training
     (ranges: running min/max, as calibration takes them), so the weights learn to survive int8.
