@@ -156,6 +156,9 @@ $PY benchmarks/paired_latency.py runs/fastnet_dynamic_480x640_b4b27e2.tflite edg
 $ED convert train/pretrained/fastnet/model.keras --quant int8 --io uint8 --size 480x640 --gate-count 32 --calib-count 100 \
   --data "$DATA" --name fastnet --tune-ranges 64 --out runs/recovered_vga_int8 || true
 cp runs/recovered_vga_int8/convert_report.json benchmarks/results/convert_fastnet_recovered_480x640_tuned.json
+#    where int8 loses at that scale, simulated group by group in Keras (640x640, 16 test images):
+$PY benchmarks/int8_layers.py train/pretrained/fastnet/model.keras --size 640 --count 16 \
+  --out benchmarks/results/int8_layers_fastnet_recovered_640.json
 
 GPU_RUNS="unet_u2w24_blind unet_u2w32_blind fastnet2_blind_long unet_blind_scratch fastnet2_blind_300 fastnet2w40_blind_300
   fastnet4w64_blind_300 unet_blind_scratch_150 fastnet2w40_margin03 fastnet2w40_margin03_qat fastnet2w40_margin03_qat2

@@ -71,7 +71,9 @@ done
 .venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak_fastnet_10m.json  # fastnet before its impulse stage
 .venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak_fastnet_ir_10m.json  # the default now
 .venv/bin/python benchmarks/metrics_soak.py --model edge_runtime/models/fastnet_dynamic_480x640.tflite --seconds 1200 \
-  --out benchmarks/results/metrics_soak_fastnet_dynamic_vga_20m.json  # what a camera gets by default
+  --out benchmarks/results/metrics_soak_fastnet_dynamic_vga_20m.json  # what a camera got by default, before the impulse stage
+.venv/bin/python benchmarks/metrics_soak.py --model edge_runtime/models/fastnet_dynamic_480x640.tflite --seconds 600 \
+  --out benchmarks/results/metrics_soak_fastnet_dynamic_vga_stage_10m.json  # what a camera gets now
 $ED models
 $ED eval edge_runtime/models/unet_int8_128x128.tflite --data "$DATA" --split-manifest runs/unet/manifest.json --split test \
   --size 128 --noise gaussian:0.1 --no-baselines --out benchmarks/results/eval_unet_int8_128
