@@ -97,3 +97,10 @@ def models(
                       f"{m['drop']:+.4f}" if m["drop"] is not None else "-", f"{m['bytes'] / 1024:.0f}",
                       m["source"], m["path"] + (f" ({m['note']})" if m["note"] else ""))
     console.print(table)
+    try:
+        from train.pretrained import names  # a folder listing, no TensorFlow; absent where train is not installed
+    except ImportError:
+        return
+    if keras_models := names():
+        console.print(f"Keras models shipped, to convert at another frame size (train extra): {', '.join(keras_models)} "
+                      f"(edge-denoise convert {keras_models[0]} --size HxW --data DIR)", highlight=False)
