@@ -17,6 +17,7 @@ XNNPACK does not take also splits the model's delegated graph.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from pathlib import Path
@@ -60,6 +61,7 @@ def main(argv=None) -> int:
     import paired_latency
 
     from convert.tflite import convert_to_tflite
+    from edge_runtime.atomic import write_json_atomic
     from edge_runtime.noise import add_noise
     from train.layers import ImpulseReject, fake_quant_at_inference
 
@@ -85,11 +87,7 @@ def main(argv=None) -> int:
                 files.append(str(path))
             out = Path(tmp) / f"{precision}.json"
             paired_latency.main([*files, "--rounds", str(args.rounds), "--threads", str(args.threads), "--out", str(out)])
-            import json
-
             results[precision] = json.loads(out.read_text())
-    from edge_runtime.atomic import write_json_atomic
-
     for precision, result in results.items():
         for row in result["rows"]:
             row["file"] = Path(row["file"]).name
