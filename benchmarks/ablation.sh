@@ -138,6 +138,10 @@ done
 $PY benchmarks/recover_keras.py runs/fastnet_fp16_128x128.b4b27e2.tflite --ranges runs/fastnet_int8_128x128.b4b27e2.tflite \
   --out train/pretrained/fastnet
 $ED eval train/pretrained/fastnet/model.keras --data "$DATA" --split test --size 128 --suite --no-baselines --out runs/recovered_eval_suite
+mkdir -p benchmarks/results/eval_suite_fastnet_recovered_float_128
+cp runs/recovered_eval_suite/eval.{json,md} benchmarks/results/eval_suite_fastnet_recovered_float_128/
+#    (eval_stage_b4b27e2.json there is the same command run on the same file with the stage's code of b4b27e2, in a
+#    checkout of that commit: every row within 0.0000002 of today's stage)
 #    The impulse stage without its slow ops: MIRROR_PAD (no XNNPACK kernel) became slices and concatenations, the
 #    comparisons and SELECT_V2 an arithmetic mask, exact on 8-bit frames, with its int8 ranges pinned. Alone at VGA:
 $PY benchmarks/impulse_stage_latency.py --out benchmarks/results/impulse_stage_latency.json

@@ -2,13 +2,15 @@
 
     .venv/bin/python benchmarks/impulse_stage_latency.py --out benchmarks/results/impulse_stage_latency.json
 
-Converts three one-layer models at 480x640 to float32 and to int8 (the way `convert` does: the
+Converts five one-layer models at 480x640 to float32 and to int8 (the way `convert` does: the
 stage's int8 ranges pinned) and times them in turns with benchmarks/paired_latency.py:
 
-    none     a ReLU: the file's fixed cost (quantize and dequantize, for int8)
-    before   the stage as it shipped at b4b27e2: a median over MIRROR_PAD, then comparisons, ABS and
-             SELECT_V2 for the mask (kept here as the baseline; TFLite runs those ops outside XNNPACK)
-    now      train.layers.ImpulseReject: reflection by slices and concatenation, an arithmetic mask
+    none               a ReLU: the file's fixed cost (quantize and dequantize, for int8)
+    median_mirror_pad  the 3x3 median over MIRROR_PAD, as at b4b27e2
+    median_now         train.layers.median3x3: the same median over slices and concatenations
+    before             the stage as it shipped at b4b27e2: that median, then comparisons, ABS and
+                       SELECT_V2 for the mask (kept here as the baseline)
+    now                train.layers.ImpulseReject: reflection by slices, an arithmetic mask
 
 The difference to ``none`` is the stage's own cost; within a full model it can differ, where an op
 XNNPACK does not take also splits the model's delegated graph.
@@ -28,21 +30,20 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-def stage_before(x, threshold: float = 0.5):
-    """The stage as shipped at b4b27e2 (the baseline of this benchmark)."""
+def mirror_median(x):
+    """The 3x3 median over MIRROR_PAD, as at b4b27e2."""
     from keras import ops
 
-    from train.layers import _median3
+    from train.layers import median3x3_of_padded
 
-    p = ops.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect")
-    up, mid, down = p[:, :-2], p[:, 1:-1], p[:, 2:]
-    lows, meds, highs = ops.minimum(ops.minimum(up, mid), down), _median3(up, mid, down), ops.maximum(ops.maximum(up, mid), down)
+    return median3x3_of_padded(ops.pad(x, ((0, 0), (1, 1), (1, 1), (0, 0)), mode="reflect"))
 
-    def columns(t):
-        return t[:, :, :-2], t[:, :, 1:-1], t[:, :, 2:]
 
-    (l0, l1, l2), (m0, m1, m2), (h0, h1, h2) = columns(lows), columns(meds), columns(highs)
-    med = _median3(ops.maximum(ops.maximum(l0, l1), l2), _median3(m0, m1, m2), ops.minimum(ops.minimum(h0, h1), h2))
+def stage_before(x, threshold: float = 0.5):
+    """The stage as shipped at b4b27e2 (the baseline of this benchmark): MIRROR_PAD, a comparison mask."""
+    from keras import ops
+
+    med = mirror_median(x)
     extreme = ops.logical_or(x <= 0.5 / 255, x >= 1.0 - 0.5 / 255)
     return ops.where(ops.logical_and(extreme, ops.abs(x - med) > threshold), med, x)
 
@@ -67,11 +68,18 @@ def main(argv=None) -> int:
 
     h, w = (int(v) for v in args.size.lower().split("x"))
 
-    class Before(keras.layers.Layer):
-        def call(self, x):
-            return stage_before(x)
+    from train.layers import median3x3
 
-    builders = {"none": lambda: keras.layers.ReLU(), "before": Before, "now": ImpulseReject}
+    class Wrap(keras.layers.Layer):
+        def __init__(self, fn, **kwargs):
+            super().__init__(**kwargs)
+            self.fn = fn
+
+        def call(self, x):
+            return self.fn(x)
+
+    builders = {"none": keras.layers.ReLU, "median_mirror_pad": lambda: Wrap(mirror_median),
+                "median_now": lambda: Wrap(median3x3), "before": lambda: Wrap(stage_before), "now": ImpulseReject}
     rng = np.random.default_rng(0)
     calib = np.stack([add_noise(rng.random((h, w, 3), dtype=np.float32), "saltpepper:0.05", rng) for _ in range(4)])
     with tempfile.TemporaryDirectory(prefix="edge-denoise-stage-") as tmp:

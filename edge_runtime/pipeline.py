@@ -257,7 +257,7 @@ class FrameDenoiser:
 
 # Where a shipped model has no file of the asked precision at a size, because that file failed the convert
 # gate there, the next precision down in integer work is used instead, with a notice: fastnet's int8 file at
-# 480x640 loses 0.018 SSIM, its dynamic-range one (int8 weights, float activations) 0.0058 (README).
+# 480x640 loses 0.017 SSIM, its dynamic-range one (int8 weights, float activations) 0.0053 (README).
 PRECISION_FALLBACK = {"int8": "dynamic"}
 
 

@@ -205,8 +205,8 @@ def _median3(a, b, c):
 
 def reflect_pad1(x):
     """Pad height and width by one pixel, reflected (as ``ops.pad(..., mode="reflect")``), from slices and
-    concatenations: TFLite's MIRROR_PAD has no XNNPACK kernel, and at 480x640 it alone cost more than
-    the whole median (benchmarks/impulse_stage_latency.py)."""
+    concatenations: TFLite's MIRROR_PAD has no XNNPACK kernel (benchmarks/impulse_stage_latency.py times
+    the median over each)."""
     from keras import ops
 
     x = ops.concatenate([x[:, 1:2], x, x[:, -2:-1]], axis=1)
@@ -223,9 +223,13 @@ def median3x3(x):
     where a median-of-9 sorting network takes 38. Checked against numpy's median on every 0/1 window,
     which covers every window by the 0-1 principle (tests/test_beyond.py).
     """
+    return median3x3_of_padded(reflect_pad1(x))
+
+
+def median3x3_of_padded(p):
+    """median3x3 of a tensor already padded by one pixel on each side of height and width."""
     from keras import ops
 
-    p = reflect_pad1(x)
     up, mid, down = p[:, :-2], p[:, 1:-1], p[:, 2:]
     lows = ops.minimum(ops.minimum(up, mid), down)
     meds = _median3(up, mid, down)
@@ -282,8 +286,8 @@ class ImpulseReject(keras.layers.Layer):
         """1 where v >= 0, 0 where v <= -1/255: a slope steep enough that an 8-bit v lands two units from
         the clip, so float rounding cannot leave the step short of 0 or 1. In int8 the pinned ranges
         saturate instead of a clip, and each op's input-to-output scale ratio stays small (2): XNNPACK's
-        delegate refuses an int8 ADD or SUB past 256x, and a first version at 510x and 1020x ran in
-        TFLite's reference kernels, 20 ms per VGA frame."""
+        delegate refuses an int8 ADD or SUB past 256x (CheckTensorsInputOutputScale), which leaves the op
+        to TFLite's reference kernel."""
         from keras import ops
 
         if self.pin_int8:
