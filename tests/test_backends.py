@@ -94,6 +94,61 @@ def test_a_unet_trained_on_jax_loads_on_tensorflow_and_gives_the_same_output(tmp
     assert np.allclose(np.asarray(model(x)), np.load(tmp_path / "y_jax.npy"), atol=1e-5)
 
 
+def test_the_shipped_fastnet_gives_the_same_output_on_jax_and_fine_tunes_there_quantization_aware(tmp_path):
+    """What a GPU session starts from (benchmarks/blind_gpu.py's fastnet_shipped_qat_long): the package's own
+    Keras model, impulse stage and FakeQuant layers included, on JAX."""
+    pytest.importorskip("jax")
+    from train.evaluate import load_keras_model
+    from train.pretrained import pretrained_model
+
+    shipped = pretrained_model("fastnet")
+    x = np.random.default_rng(2).random((1, 64, 64, 3), dtype=np.float32)
+    x[0, 10, 10] = 1.0  # an impulse for the stage to reject
+    np.save(tmp_path / "x.npy", x)
+    run = tmp_path / "run"
+    predict_and_fine_tune = (
+        "import numpy as np, keras\n"
+        "from train.config import TrainConfig\n"
+        "from train.training import train\n"
+        "from train.evaluate import load_keras_model\n"
+        "assert keras.backend.backend() == 'jax'\n"
+        f"y = load_keras_model({str(shipped)!r})(np.load({str(tmp_path / 'x.npy')!r}))\n"
+        f"np.save({str(tmp_path / 'y_jax.npy')!r}, np.asarray(y))\n"
+        "cfg = TrainConfig(model='fastnet', width=40, blocks=4, scale=2, impulse_reject=True, quant_aware=True,\n"
+        f"                  background_margin=0.03, learning_rate=5e-5, init_from={str(shipped)!r},\n"
+        f"                  data={str(SAMPLES)!r}, out={str(run)!r}, noise='blind', augment='all', schedule='cosine',\n"
+        "                  size=64, batch_size=4, epochs=1, max_images=8, loss='mix')\n"
+        "train(cfg, verbose=0)\n"
+    )
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run([sys.executable, "-c", predict_and_fine_tune], capture_output=True, text=True, cwd=ROOT,
+                          env=env, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert np.allclose(np.asarray(load_keras_model(shipped)(x)), np.load(tmp_path / "y_jax.npy"), atol=1e-5)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["model"]["ssim_mean"] > 0.9, "one epoch at the fine-tuning rate keeps the model a denoiser"
+    tuned = load_keras_model(run / "model.keras")
+    assert [layer.name for layer in tuned.layers] == [layer.name for layer in load_keras_model(shipped).layers]
+
+
+def test_every_gpu_variant_is_a_valid_training_config():
+    """benchmarks/blind_gpu.py's variants are TrainConfig settings; a typo there would cost a lent GPU's minutes."""
+    import dataclasses
+    import importlib.util
+
+    from train.config import TrainConfig
+
+    spec = importlib.util.spec_from_file_location("blind_gpu", ROOT / "benchmarks" / "blind_gpu.py")
+    blind_gpu = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(blind_gpu)
+    fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    for name, settings in blind_gpu.VARIANTS.items():
+        assert set(settings) <= fields, f"{name}: {set(settings) - fields}"
+        if settings.get("init_from"):
+            assert Path(settings["init_from"]).is_file(), name
+    assert set(blind_gpu.ROUND1) | set(blind_gpu.ROUND3) <= set(blind_gpu.VARIANTS)
+
+
 def test_strategies_other_than_auto_need_tensorflow(tmp_path):
     pytest.importorskip("jax")
     code = ("from train.distribute import make_placement\n"
