@@ -95,8 +95,8 @@ def test_a_unet_trained_on_jax_loads_on_tensorflow_and_gives_the_same_output(tmp
 
 
 def test_the_shipped_fastnet_gives_the_same_output_on_jax_and_fine_tunes_there_quantization_aware(tmp_path):
-    """What a GPU session starts from (benchmarks/blind_gpu.py's fastnet_shipped_qat_long): the package's own
-    Keras model, impulse stage and FakeQuant layers included, on JAX."""
+    """A GPU machine has JAX and no TensorFlow: the package's own Keras model, impulse stage and FakeQuant
+    layers included, must run and fine-tune there as it does here."""
     pytest.importorskip("jax")
     from train.evaluate import load_keras_model
     from train.pretrained import pretrained_model
