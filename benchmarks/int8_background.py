@@ -45,24 +45,13 @@ HEAD_PARTS = ("/head", "/noise_estimate", "/shuffle", "/residual", "/denoised", 
 
 def int8_head_in_float(fixed, calib: np.ndarray) -> bytes:
     """Full int8 except the output head and what follows it (pixel shuffle, residual add, clip): those stay
-    float, by TensorFlow's selective quantization (QuantizationDebugger with denylisted nodes)."""
-    import tempfile
+    float, by TensorFlow's selective quantization (convert.tflite.convert_int8_selective)."""
+    from convert.tflite import convert_int8_selective
 
-    import tensorflow as tf
+    def head_tensors(interpreter) -> list[str]:
+        return [t["name"] for t in interpreter.get_tensor_details() if any(k in t["name"] for k in HEAD_PARTS)]
 
-    with tempfile.TemporaryDirectory(prefix="int8-probe-") as tmp:
-        fixed.export(f"{tmp}/sm", format="tf_saved_model", verbose=False,
-                     input_signature=[tf.TensorSpec(tuple(fixed.inputs[0].shape), tf.float32)])
-        converter = tf.lite.TFLiteConverter.from_saved_model(f"{tmp}/sm")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([x[None]] for x in calib)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        plain = tf.lite.Interpreter(model_content=converter.convert())
-        names = [t["name"] for t in plain.get_tensor_details() if any(k in t["name"] for k in HEAD_PARTS)]
-        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=names)
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=lambda: ([x[None]] for x in calib[:4]), debug_options=options)
-        return bytes(debugger.get_nondebug_quantized_model())
+    return convert_int8_selective(fixed, calib, head_tensors)[0]
 
 
 def head_steps(tflite: Path) -> dict[str, float]:

@@ -83,8 +83,7 @@ def convert_variant(fixed, calib: np.ndarray, float_parts: tuple[str, ...], keep
     ``keep_fake_quant``); returns the file and how many ops stayed float."""
     import re
 
-    import tensorflow as tf
-
+    from convert.tflite import convert_int8_selective
     from train.layers import FakeQuant, fake_quant_at_inference
 
     fake_quant_at_inference(fixed, True)
@@ -92,23 +91,14 @@ def convert_variant(fixed, calib: np.ndarray, float_parts: tuple[str, ...], keep
         if (isinstance(layer, FakeQuant) and layer.name.startswith("block") and any(p in layer.name for p in float_parts)
                 and not keep_fake_quant):
             layer.at_inference = False
-    with tempfile.TemporaryDirectory(prefix="float-stream-") as tmp:
-        fixed.export(f"{tmp}/sm", format="tf_saved_model", verbose=False,
-                     input_signature=[tf.TensorSpec(tuple(fixed.inputs[0].shape), tf.float32)])
-        converter = tf.lite.TFLiteConverter.from_saved_model(f"{tmp}/sm")
-        converter.optimizations = [tf.lite.Optimize.DEFAULT]
-        converter.representative_dataset = lambda: ([x[None]] for x in calib)
-        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
-        if not float_parts:
-            return bytes(converter.convert()), 0
-        plain = tf.lite.Interpreter(model_content=converter.convert())
-        outputs = [plain._get_tensor_details(op["outputs"][0], 0)["name"] for op in plain._get_ops_details()]
-        pattern = re.compile(r"/block\d+(" + "|".join(float_parts) + r")(_\d+)?/")
-        names = [n for n in outputs if pattern.search(n.split(";")[0])]
-        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=names)
-        debugger = tf.lite.experimental.QuantizationDebugger(
-            converter=converter, debug_dataset=lambda: ([x[None]] for x in calib[:2]), debug_options=options)
-        return bytes(debugger.get_nondebug_quantized_model()), len(names)
+    pattern = re.compile(r"/block\d+(" + "|".join(float_parts) + r")(_\d+)?/") if float_parts else None
+
+    def block_ops(interpreter) -> list[str]:  # the output tensor of each op in float_parts
+        outputs = [interpreter._get_tensor_details(op["outputs"][0], 0)["name"] for op in interpreter._get_ops_details()]
+        return [n for n in outputs if pattern and pattern.search(n.split(";")[0])]
+
+    blob, names = convert_int8_selective(fixed, calib, block_ops)
+    return blob, len(names)
 
 
 def main() -> int:

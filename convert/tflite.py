@@ -86,6 +86,31 @@ def convert_to_tflite(model, precision: str, io: str = "float", calib: np.ndarra
             raise EdgeDenoiseError(f"TFLite converter failed for {precision}: {first}") from None
 
 
+def convert_int8_selective(model, calib: np.ndarray, choose_float) -> tuple[bytes, list[str]]:
+    """Full int8 except the nodes ``choose_float(interpreter)`` names from the plain int8 conversion, which stay
+    float (TensorFlow's selective quantization: QuantizationDebugger with denylisted nodes). For the
+    benchmarks' experiments; ``convert`` never writes such a file. A FakeQuant op still rounds in float, so
+    a tensor meant to stay unrounded needs its FakeQuant layer off as well. Returns the file and the names."""
+    import tensorflow as tf
+
+    samples = np.asarray(calib, dtype=np.float32)
+    with tempfile.TemporaryDirectory(prefix="edge-denoise-selective-") as tmp:
+        model.export(f"{tmp}/sm", format="tf_saved_model", verbose=False,
+                     input_signature=[tf.TensorSpec(tuple(model.inputs[0].shape), tf.float32)])
+        converter = tf.lite.TFLiteConverter.from_saved_model(f"{tmp}/sm")
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([x[None]] for x in samples)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8, tf.lite.OpsSet.TFLITE_BUILTINS]
+        plain = bytes(converter.convert())
+        names = list(choose_float(tf.lite.Interpreter(model_content=plain)))
+        if not names:
+            return plain, names
+        options = tf.lite.experimental.QuantizationDebugOptions(denylisted_nodes=names)
+        debugger = tf.lite.experimental.QuantizationDebugger(
+            converter=converter, debug_dataset=lambda: ([x[None]] for x in samples[:4]), debug_options=options)
+        return bytes(debugger.get_nondebug_quantized_model()), names
+
+
 def op_names(blob: bytes) -> set[str]:
     """Builtin op names in a .tflite flatbuffer (empty if TensorFlow's schema module is unavailable)."""
     try:

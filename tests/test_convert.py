@@ -368,3 +368,33 @@ def test_metadata_names_the_shape_of_a_fastnet_and_of_a_half_resolution_unet(tmp
         (run / "config.json").write_text(json.dumps({"train": train}))
         info = read_run(run / "model.keras", None, ConvertConfig(model=str(run / "model.keras")))
         assert info.model_kwargs == want
+
+
+def test_selective_int8_keeps_the_named_ops_in_float_and_the_rest_in_int8(tmp_path):
+    """convert_int8_selective, which benchmarks/int8_float_stream.py and int8_background.py use to ask whether
+    keeping part of a model in float rescues its int8 file."""
+    import keras
+
+    from convert.tflite import convert_int8_selective
+    from edge_runtime.engine import load_engine
+
+    inputs = keras.Input((16, 16, 3), batch_size=1)
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="first")(inputs)
+    x = keras.layers.Add(name="skip")([x, keras.layers.Conv2D(8, 3, padding="same", name="second")(x)])
+    model = keras.Model(inputs, keras.layers.Conv2D(3, 1, name="out")(x))
+    calib = np.random.default_rng(0).random((4, 16, 16, 3), dtype=np.float32)
+
+    def adds(interpreter) -> list[str]:
+        return [interpreter._get_tensor_details(op["outputs"][0], 0)["name"] for op in interpreter._get_ops_details()
+                if op["op_name"] == "ADD"]
+
+    blob, names = convert_int8_selective(model, calib, adds)
+    assert len(names) == 1
+    (tmp_path / "selective.tflite").write_bytes(blob)
+    interpreter = load_engine(tmp_path / "selective.tflite").interpreter
+    dtypes = {op["op_name"]: interpreter._get_tensor_details(op["outputs"][0], 0)["dtype"]
+              for op in interpreter._get_ops_details()}
+    assert dtypes["ADD"] == np.float32, "the named op stays float"
+    assert dtypes["CONV_2D"] == np.int8 and "DEQUANTIZE" in dtypes, "the convolutions around it are int8"
+    plain, none = convert_int8_selective(model, calib, lambda interpreter: [])
+    assert none == [] and plain != blob
