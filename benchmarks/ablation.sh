@@ -182,9 +182,9 @@ $ED train --model fastnet --width 40 --scale 2 --blocks 4 --impulse-reject --qua
 $ED convert runs/fastnet_qat480/model.keras --quant int8 --io uint8 --size 480x640 --gate-count 32 --calib-count 100 \
   --data "$DATA" --name fastnet --tune-ranges 64 --out runs/fastnet_qat480/tflite_vga || true
 cp runs/fastnet_qat480/tflite_vga/convert_report.json benchmarks/results/convert_fastnet_qat480_480x640_tuned.json
-#    The residual stream kept in float inside the int8 file (selective quantization), gated and timed in one run:
-#    all int8 0.0166 lost, 42.0 ms; block adds float 0.0221, 45.9 ms; adds and second convs 0.0216, 103.7 ms; adds
-#    float with the tuned FakeQuant only on the conv inputs 0.0148, 46.5 ms; the shipped dynamic file 0.0053, 54.4 ms.
+#    The residual stream kept in float inside the int8 file (selective quantization), gated and timed in turns:
+#    all int8 0.0166 lost, 48.0 ms; block adds float 0.0221, 54.3 ms; adds and second convs 0.0216, 118.7 ms; adds
+#    float with the tuned FakeQuant only on the conv inputs 0.0148, 53.7 ms; the shipped dynamic file 0.0053, 66.8 ms.
 $PY benchmarks/int8_float_stream.py fastnet --size 480x640 \
   --ranges benchmarks/results/convert_fastnet_recovered_480x640_tuned.json --reference edge_runtime/models/fastnet_dynamic_480x640.tflite \
   --out benchmarks/results/int8_float_stream_480x640.json

@@ -20,8 +20,8 @@ A tensor left in float must also lose its FakeQuant (a FakeQuant op rounds in fl
 denylist alone changes nothing); the converter then calibrates, min/max on --calib-count images,
 the QUANTIZE it puts where an int8 op reads that tensor. Each file is scored by the convert gate
 (edge_runtime's engine on --gate-count test images, blind noise, seed 2, against the float Keras
-model) and timed with 2 threads, the files in turns (--rounds), beside any --reference file (the
-shipped dynamic file, say). Prints a table and writes JSON.
+model) and timed with 2 threads by benchmarks/paired_latency.py (each file once per round, --rounds),
+beside any --reference file (the shipped dynamic file, say). Prints a table and writes JSON.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ import argparse
 import json
 import sys
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -39,9 +38,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-# variant -> the block ops (by name part) kept in float, their FakeQuant layers turned off
-VARIANTS: dict[str, tuple[str, ...]] = {"int8": (), "float_adds": ("_add",), "float_adds_conv2": ("_add", "_conv2"),
-                                        "float_skip": ("_add",)}
+# variant -> (the block ops, by name part, kept in float; whether it is float_skip_model, whose addition
+# FakeQuant layers stay on for the convs; elsewhere those ops' FakeQuant layers are turned off)
+VARIANTS: dict[str, tuple[tuple[str, ...], bool]] = {
+    "int8": ((), False), "float_adds": (("_add",), False), "float_adds_conv2": (("_add", "_conv2"), False),
+    "float_skip": (("_add",), True)}
 
 
 def set_ranges(model, report: Path, size: tuple[int, int]) -> dict:
@@ -109,16 +110,20 @@ def main() -> int:
     ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "pistachio"))
     ap.add_argument("--gate-count", type=int, default=32)
     ap.add_argument("--calib-count", type=int, default=100)
-    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--reference", type=Path, action="append", default=[],
                     help="a .tflite file at --size to gate and time beside them (e.g. the shipped dynamic file); repeatable")
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated, from " + ", ".join(VARIANTS))
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "int8_float_stream.json")
     args = ap.parse_args()
 
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import paired_latency
+
     from convert.calibration import calibration_images, load_clean
     from convert.fixed_shape import fixed_shape_model, parse_size
     from convert.gate import keras_reference, run_gate
+    from edge_runtime.atomic import write_json_atomic
     from edge_runtime.noise import parse_noise
     from train.data import make_manifest
     from train.evaluate import load_keras_model
@@ -135,48 +140,40 @@ def main() -> int:
     fixed = fixed_shape_model(model, size)
     skip = float_skip_model(model, size)
 
-    rows, engines = {}, {}
+    def gate_row(file: Path, float_ops: int | None) -> dict:
+        gate, _ = run_gate(file, ref)
+        print(f"{file.name}: drop {gate.drop:.4f}", flush=True)
+        return {"file": file.name, "float_ops": float_ops, "kib": round(file.stat().st_size / 1024, 1),
+                "keras_ssim": gate.keras_ssim, "tflite_ssim": gate.tflite_ssim, "drop": gate.drop,
+                "passes_gate": gate.passed}
+
+    rows, files = {}, []
     with tempfile.TemporaryDirectory(prefix="float-stream-files-") as tmp:
         for name in [v.strip() for v in args.variants.split(",") if v.strip()]:
-            parts = VARIANTS[name]
-            if name == "float_skip":
-                blob, kept_float = convert_variant(skip, calib, parts, keep_fake_quant=True)
-            else:
-                blob, kept_float = convert_variant(fixed, calib, parts)
+            parts, rebuilt = VARIANTS[name]
+            blob, float_ops = convert_variant(skip if rebuilt else fixed, calib, parts, keep_fake_quant=rebuilt)
             file = Path(tmp) / f"{name}.tflite"
             file.write_bytes(blob)
-            gate, engines[name] = run_gate(file, ref)
-            rows[name] = {"float_ops": kept_float, "kib": round(len(blob) / 1024, 1), "keras_ssim": gate.keras_ssim,
-                          "tflite_ssim": gate.tflite_ssim, "drop": gate.drop, "passes_gate": gate.passed}
-            print(f"{name}: drop {gate.drop:.4f}", flush=True)
+            rows[name] = gate_row(file, float_ops)
+            files.append(file)
         for file in args.reference:
-            gate, engines[file.name] = run_gate(file, ref)
-            rows[file.name] = {"float_ops": None, "kib": round(file.stat().st_size / 1024, 1), "keras_ssim": gate.keras_ssim,
-                               "tflite_ssim": gate.tflite_ssim, "drop": gate.drop, "passes_gate": gate.passed}
-            print(f"{file.name}: drop {gate.drop:.4f}", flush=True)
-        frame = ref.noisy01[:1]
-        times: dict[str, list[float]] = {name: [] for name in engines}
-        for engine in engines.values():
-            engine(frame)  # warm-up
-        for _ in range(args.rounds):
-            for name, engine in engines.items():
-                t0 = time.perf_counter()
-                engine(frame)
-                times[name].append(time.perf_counter() - t0)
-    for name, ts in times.items():
-        rows[name]["p50_ms"] = round(1000 * float(np.median(ts)), 2)
+            rows[file.name] = gate_row(file, None)
+            files.append(file)
+        timing = Path(tmp) / "paired.json"
+        paired_latency.main([*map(str, files), "--rounds", str(args.rounds), "--threads", "2", "--out", str(timing)])
+        for name, timed in zip(rows, json.loads(timing.read_text())["rows"]):
+            rows[name]["p50_ms"] = round(timed["p50_ms"], 2)
+            rows[name]["paired_diff_p50_ms"] = round(timed["paired_diff_p50_ms"], 2)
 
     print(f"\n{'variant':32} {'float ops':>9} {'SSIM':>7} {'drop':>7} {'p50 ms':>7}")
     for name, r in rows.items():
         ops = "" if r["float_ops"] is None else r["float_ops"]
         print(f"{name:32} {ops:>9} {r['tflite_ssim']:7.4f} {r['drop']:7.4f} {r['p50_ms']:7.1f}")
-    result = {"model": str(path), "size": list(size), "ranges_from": str(args.ranges) if args.ranges else None,
-              "ranges": ranges, "references": [str(f) for f in args.reference], "gate_images": len(clean), "calib_images": len(calib), "threads": 2,
-              "rounds": args.rounds, "variants": rows, "date": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = args.out.with_suffix(".tmp")
-    tmp_out.write_text(json.dumps(result, indent=1))
-    tmp_out.replace(args.out)
+    write_json_atomic(args.out, {
+        "model": str(path), "size": list(size), "ranges_from": str(args.ranges) if args.ranges else None,
+        "ranges": ranges, "references": [str(f) for f in args.reference], "gate_images": len(clean),
+        "calib_images": len(calib), "threads": 2, "rounds": args.rounds, "variants": rows,
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds")})
     print(f"wrote {args.out}")
     return 0
 
