@@ -10,6 +10,8 @@ A spec is one or more steps joined by ``+``, applied left to right, each ``kind:
     saltpepper:0.05         5 % of pixels set to black or white
     motionblur:9            linear blur, kernel length 9 px, random angle
     jpeg:30-90              JPEG re-compression at quality 30 to 90 (lower is worse)
+    camera:8-64             a camera's sensor noise at gain 8 to 64 (edge_runtime.camera_noise): unprocess
+                            to raw, shot + read noise, demosaic, process back; 1 is bright, 100 very dim
     motionblur:7+gaussian:0.05
 
 Blind training mixes several corruptions: alternatives are separated by ``,`` and weighted
@@ -18,7 +20,8 @@ with ``@w`` (default 1); each image draws one alternative, then its strengths::
     gaussian:0-0.2@3,poisson:10-100,motionblur:3-9+gaussian:0.02-0.05
 
 ``blind`` names the farm-line mixture (low light, sensor noise of varying strength, motion
-blur, compression; see BLIND). Images are float32 in [0, 1], clipped to [0, 1] after every step.
+blur, compression; see BLIND); ``camera`` a camera's own noise at any gain, bright to dim, raw or
+compressed (CAMERA); ``blind_camera`` both, camera noise weighted most (BLIND_CAMERA). Images are float32 in [0, 1], clipped to [0, 1] after every step.
 """
 
 from __future__ import annotations
@@ -38,13 +41,18 @@ KINDS: dict[str, tuple[float, float, bool, str]] = {
     "saltpepper": (0.0, 1.0, False, "fraction of pixels in [0, 1]"),
     "motionblur": (1, 99, True, "kernel length in pixels, 1 to 99"),
     "jpeg": (0.0, 100.0, False, "quality 0 to 100, lower is worse (rounded; below 1 acts as 1)"),
+    "camera": (0.0, 1000.0, False, "sensor gain, 1 (bright, clean) to 100 (dim, very noisy)"),
 }
 # What a camera on a farm line gives: sensor noise of any strength up to heavy (Gaussian, weighted
 # most), low light (few photons), speckle, dead pixels, motion blur under noise, and JPEG
 # compression of a noisy frame. The noise level is never given to the model.
 BLIND = ("gaussian:0-0.2@3,poisson:5-100@2,speckle:0.05-0.3@1,saltpepper:0.005-0.05@1,"
          "motionblur:3-9+gaussian:0.01-0.05@1,gaussian:0.02-0.1+jpeg:30-90@1,poisson:10-60+jpeg:40-90@1")
-PRESETS: dict[str, str] = {"blind": BLIND}
+# A camera from bright to dim (Brooks et al.'s whole shot-noise range), raw or as MJPG/RTSP gives it.
+CAMERA = "camera:1-8@1,camera:8-32@2,camera:32-100@2,camera:4-48+jpeg:50-90@2"
+# What the camera default is trained and gated on: camera noise first, then what BLIND adds.
+BLIND_CAMERA = "camera:1-8@2,camera:8-32@3,camera:32-100@3,camera:4-48+jpeg:50-90@3," + BLIND
+PRESETS: dict[str, str] = {"blind": BLIND, "camera": CAMERA, "blind_camera": BLIND_CAMERA}
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _STEP = re.compile(rf"^(?P<kind>[a-z_]+):(?P<low>{_NUMBER})(?:-(?P<high>{_NUMBER}))?$")
 _WEIGHT = re.compile(rf"^(?P<chain>[^@]*)@(?P<weight>{_NUMBER})$")
@@ -209,6 +217,12 @@ def _jpeg(x: np.ndarray, quality: float, rng: np.random.Generator) -> np.ndarray
     return cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].astype(np.float32) / 255.0
 
 
+def _camera(x: np.ndarray, gain: float, rng: np.random.Generator) -> np.ndarray:
+    from edge_runtime.camera_noise import camera_noise
+
+    return camera_noise(x, gain, rng)
+
+
 _APPLY = {
     "gaussian": _gaussian,
     "poisson": _poisson,
@@ -216,5 +230,6 @@ _APPLY = {
     "saltpepper": _saltpepper,
     "motionblur": _motionblur,
     "jpeg": _jpeg,
+    "camera": _camera,
 }
 assert set(_APPLY) == set(KINDS)

@@ -21,7 +21,9 @@ from edge_runtime.noise import parse_noise
 
 # eval --suite: one fixed set of corruptions, so every model (and every ablation row) is scored alike
 EVAL_SUITE = ("gaussian:0.05", "gaussian:0.1", "gaussian:0.2", "poisson:30", "speckle:0.2", "saltpepper:0.05",
-              "motionblur:9", "motionblur:7+gaussian:0.05")
+              "motionblur:9", "motionblur:7+gaussian:0.05",
+              # a camera's own noise (edge_runtime.camera_noise): bright, low light, and MJPG-compressed
+              "camera:4", "camera:48", "camera:16+jpeg:70")
 
 
 class KerasDenoiser:
@@ -48,11 +50,13 @@ def model_size_multiple(model) -> int:
     the pixel-unshuffle block for fastnet, 32 for backbone_unet (its encoder halves five times)."""
     if model.name == "backbone_unet":
         return 32
+    from train.layers import PixelShuffle
+
     multiple = 1
     for layer in model.layers:
         if type(layer).__name__ == "MaxPooling2D":
             multiple *= 2
-        elif type(layer).__name__ == "SpaceToDepth":
+        elif isinstance(layer, PixelShuffle) and layer.unshuffle:
             multiple *= layer.block_size
     return multiple
 
@@ -63,7 +67,7 @@ def load_keras_model(path: str | Path):
 
     import keras
 
-    import train.layers  # noqa: F401  registers SpaceToDepth/DepthToSpace for safe-mode loading
+    import train.layers  # noqa: F401  registers PixelShuffle and the other layers for safe-mode loading
 
     path = Path(path)
     if not path.exists():
