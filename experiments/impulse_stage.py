@@ -1,6 +1,6 @@
 """What a switching median in front of a trained model buys, per suite row, and at which threshold.
 
-    .venv/bin/python benchmarks/impulse_stage.py runs/fastnet2w40_margin03_qat2/model.keras \
+    .venv/bin/python experiments/impulse_stage.py runs/fastnet2w40_margin03_qat2/model.keras \
         --data ../shared/data/pistachio --thresholds 0.2,0.3,0.4,0.5,0.6
 
 Scores the model alone, then ``train.layers.ImpulseReject(threshold)`` followed by the same model

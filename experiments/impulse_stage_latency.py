@@ -1,6 +1,6 @@
 """What fastnet's impulse stage costs on its own at VGA, before and after it lost its slow ops.
 
-    .venv/bin/python benchmarks/impulse_stage_latency.py --out benchmarks/results/impulse_stage_latency.json
+    .venv/bin/python experiments/impulse_stage_latency.py --out benchmarks/results/impulse_stage_latency.json
 
 Converts five one-layer models at 480x640 to float32 and to int8 (the way `convert` does: the
 stage's int8 ranges pinned) and times them in turns with benchmarks/paired_latency.py:

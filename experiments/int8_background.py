@@ -1,6 +1,6 @@
 """Where does int8 lose SSIM? Keras against its int8 conversion, on the black background and on the nut.
 
-    .venv/bin/python benchmarks/int8_background.py runs/fastnet2_blind_300/model.keras --noise gaussian:0.05
+    .venv/bin/python experiments/int8_background.py runs/fastnet2_blind_300/model.keras --noise gaussian:0.05
 
 Converts the Keras model to int8 at --size (calibrated as `edge-denoise convert` does: --calib-noise on
 the training split's images), and once more with the output head and everything after it kept in

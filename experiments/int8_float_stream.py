@@ -1,10 +1,10 @@
 """Does keeping fastnet's residual stream in float rescue its int8 file at the camera's frame size? (An experiment.)
 
-    .venv/bin/python benchmarks/int8_float_stream.py fastnet --size 480x640 \
+    .venv/bin/python experiments/int8_float_stream.py fastnet --size 480x640 \
         --ranges benchmarks/results/convert_fastnet_recovered_480x640_tuned.json \
         --reference edge_runtime/models/fastnet_dynamic_480x640.tflite --out benchmarks/results/int8_float_stream_480x640.json
 
-benchmarks/int8_layers.py puts most of the int8 loss at 480x640 in the residual stream: the blocks'
+experiments/int8_layers.py puts most of the int8 loss at 480x640 in the residual stream: the blocks'
 second convs and additions. TensorFlow's selective quantization (QuantizationDebugger with
 denylisted nodes) can leave chosen ops in float inside an otherwise int8 file, so this builds:
 

@@ -1,6 +1,6 @@
 """Which tensors' int8 rounding costs a quantization-aware model its SSIM? Simulated in Keras, group by group.
 
-    .venv/bin/python benchmarks/int8_layers.py runs/fastnet2w40_margin03_qat/model.keras
+    .venv/bin/python experiments/int8_layers.py runs/fastnet2w40_margin03_qat/model.keras
 
 For a model trained with --quant-aware, turns its FakeQuant layers on outside training (the ranges
 training learnt, as convert exports them) for one group of tensors at a time (all, stem, the first
@@ -81,7 +81,7 @@ def main() -> int:
     console.print(table)
     out = args.out or ROOT / "benchmarks" / "results" / f"int8_layers_{args.model.parent.name}.json"
     write_json_atomic(out, {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                            "command": "python benchmarks/int8_layers.py " + " ".join(sys.argv[1:]),
+                            "command": "python experiments/int8_layers.py " + " ".join(sys.argv[1:]),
                             "model": str(args.model), "noise": args.noise, "images": len(clean), "size": args.size,
                             "float_ssim": base, "rows": rows, "trained_ranges": ranges})
     console.print(f"wrote {out}", highlight=False)

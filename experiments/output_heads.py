@@ -1,6 +1,6 @@
 """Which output layer lets a blind fastnet learn? The same short training with four heads.
 
-    .venv/bin/python benchmarks/output_heads.py --data ../shared/data/pistachio
+    .venv/bin/python experiments/output_heads.py --data ../shared/data/pistachio
 
 Trains fastnet (scale 2, width 32, 4 blocks) on the blind mixture for ``--epochs`` on ``--max-images``
 images per split, once per head, each in its own process, and records the last epoch's validation
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     console.print(table)
     write_json_atomic(Path(args.out), {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "command": "python benchmarks/output_heads.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "python experiments/output_heads.py " + " ".join(argv if argv is not None else sys.argv[1:]),
         "epochs": args.epochs, "max_images": args.max_images, "rows": rows})
     console.print(f"wrote {args.out}", highlight=False)
     return 0

@@ -1,6 +1,6 @@
 """Which part of a metrics scrape leaves memory behind? Scrapes only, no frame loop.
 
-    .venv/bin/python benchmarks/scrape_memory.py --scrapes 4000
+    .venv/bin/python experiments/scrape_memory.py --scrapes 4000
 
 Each variant runs in its own process: it serves a registry on 127.0.0.1 and scrapes it --scrapes times
 as fast as it can, then reports resident memory growth per scrape after the first quarter (warm-up).
@@ -74,7 +74,7 @@ def main() -> int:
     from edge_runtime.atomic import write_json_atomic
 
     write_json_atomic(args.out, {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                 "command": "python benchmarks/scrape_memory.py " + " ".join(sys.argv[1:]), "rows": rows})
+                                 "command": "python experiments/scrape_memory.py " + " ".join(sys.argv[1:]), "rows": rows})
     print(f"wrote {args.out}")
     return 0
 

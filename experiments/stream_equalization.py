@@ -1,10 +1,10 @@
 """Does equalizing fastnet's residual stream per channel cut its int8 loss? (An experiment; not in convert.)
 
-    .venv/bin/python benchmarks/stream_equalization.py train/pretrained/fastnet/model.keras --size 640 \
+    .venv/bin/python experiments/stream_equalization.py train/pretrained/fastnet/model.keras --size 640 \
         --save runs/fastnet_equalized --out benchmarks/results/stream_equalization_640.json
 
 int8 gives each tensor one range, so in the residual stream (the stem, every block's second conv and
-addition, which benchmarks/int8_layers.py finds costs most) a channel that spans a fifth of the widest
+addition, which experiments/int8_layers.py finds costs most) a channel that spans a fifth of the widest
 one gets a fifth of the 256 levels. Cross-layer equalization (Nagel et al., "Data-Free Quantization",
 2019) rescales each stream channel by s > 0 and divides the weights that read it (every block's first
 conv and the head) by s: the float model is unchanged (the stem's ReLU commutes with s > 0), and a

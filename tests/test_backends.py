@@ -132,7 +132,7 @@ def test_the_shipped_fastnet_gives_the_same_output_on_jax_and_fine_tunes_there_q
 
 
 def test_every_gpu_variant_is_a_valid_training_config():
-    """benchmarks/blind_gpu.py's variants are TrainConfig settings; a typo there would cost a lent GPU's minutes."""
+    """scripts/release/blind_gpu.py's variants are TrainConfig settings; a typo there would cost a lent GPU's minutes."""
     import dataclasses
     import importlib.util
 

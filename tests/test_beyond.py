@@ -269,7 +269,7 @@ def test_fastnet_clips_its_output_but_still_pulls_back_pixels_pushed_past_white(
 
 def test_background_margin_pushes_the_black_background_below_zero_and_leaves_the_nut_to_the_main_loss():
     """int8 rounding in a fastnet's layers lifts a background parked just above 0 into grey
-    (benchmarks/int8_background.py). With --background-margin M the output reaches the loss
+    (experiments/int8_background.py). With --background-margin M the output reaches the loss
     unfloored while training, and background pixels (clean below 5/255) pay until they are -M or lower."""
     import tensorflow as tf
 
@@ -438,23 +438,26 @@ def _vga_row(model: str, ms: float, macs: int) -> dict:
 
 
 def test_ablation_latency_comes_from_the_runs_own_bench_row_of_its_architecture(tmp_path):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from ablation_table import load_run
-
+    """scripts/release/ablation_table.py, run as the release script runs it."""
     shared = [_vga_row("unet", 409.0, 79_000 * 480 * 640), _vga_row("fastnet", 150.0, 22_000 * 480 * 640)]
+    (tmp_path / "shared_bench.json").write_text(json.dumps({"rows": shared}))
     # A run benched on its own (next to the U-Net, in one bench run) uses its own fastnet row...
     # (bench names a row converted from a run's .keras after the run folder)
     own = _ablation_run(tmp_path / "fastnet2", "fastnet", 0.9,
                         [_vga_row("unet", 420.0, 79_000 * 480 * 640), _vga_row("fastnet2", 120.0, 20_000 * 480 * 640)])
-    row = load_run(own, "fastnet2", shared)
-    assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (120.0, 20_000)
+    unet = _ablation_run(tmp_path / "unet", "unet", 0.8)
+    unet_u2 = _ablation_run(tmp_path / "unet_u2", "unet", 0.8, unshuffle=2)
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "release" / "ablation_table.py"),
+                    "--run", f"fastnet2={own}", "--run", f"unet={unet}", "--run", f"unet_u2={unet_u2}",
+                    "--bench", str(tmp_path / "shared_bench.json"), "--out", str(tmp_path / "ablation")],
+                   check=True, capture_output=True, text=True)
+    rows = {r["run"]: r for r in json.loads((tmp_path / "ablation.json").read_text())["rows"]}
+    assert (rows["fastnet2"]["vga_int8_p50_ms"], rows["fastnet2"]["macs_per_pixel"]) == (120.0, 20_000)
     # ...one without its own bench takes its family's row from the shared bench.
-    row = load_run(_ablation_run(tmp_path / "unet", "unet", 0.8), "unet", shared)
-    assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (409.0, 79_000)
-    assert row["ssim"] == {"gaussian:0.1": 0.8} and row["noisy"] == {"gaussian:0.1": 0.2}
+    assert (rows["unet"]["vga_int8_p50_ms"], rows["unet"]["macs_per_pixel"]) == (409.0, 79_000)
+    assert rows["unet"]["ssim"] == {"gaussian:0.1": 0.8} and rows["unet"]["noisy"] == {"gaussian:0.1": 0.2}
     # ...but a U-Net run at half resolution is another shape: no latency rather than the wrong one.
-    row = load_run(_ablation_run(tmp_path / "unet_u2", "unet", 0.8, unshuffle=2), "unet_u2", shared)
-    assert (row["vga_int8_p50_ms"], row["macs_per_pixel"]) == (None, None)
+    assert (rows["unet_u2"]["vga_int8_p50_ms"], rows["unet_u2"]["macs_per_pixel"]) == (None, None)
 
 
 # --- impulse rejection: a switching median in front of fastnet --------------------------------------
@@ -483,7 +486,7 @@ def _nut_on_black(seed: int = 0) -> np.ndarray:
 
 def test_impulse_reject_replaces_dead_and_stuck_pixels_and_passes_everything_else_untouched():
     """Black or white values more than 0.5 from their 3x3 median are impulses; anything nearer is left
-    for the network (the lowest threshold that cost no suite row more than 0.0001: benchmarks/impulse_stage.py)."""
+    for the network (the lowest threshold that cost no suite row more than 0.0001: experiments/impulse_stage.py)."""
     from train.layers import ImpulseReject
 
     x = _nut_on_black()
@@ -563,11 +566,8 @@ def test_the_shipped_fastnet_keras_model_converts_by_name_at_a_new_size_and_pass
 
 
 def test_recover_keras_rebuilds_a_fastnet_from_its_fp16_file_and_int8_ranges(tmp_path):
-    """benchmarks/recover_keras.py (how train/pretrained/fastnet was made when its run folder was lost):
+    """scripts/release/recover_keras.py (how train/pretrained/fastnet was made when its run folder was lost):
     the weights of the fp16 file, each FakeQuant's range from the int8 file."""
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    from recover_keras import recover
-
     from convert.tflite import convert_to_tflite
     from train.layers import FakeQuant, fake_quant_at_inference
 
@@ -584,7 +584,10 @@ def test_recover_keras_rebuilds_a_fastnet_from_its_fp16_file_and_int8_ranges(tmp
     (tmp_path / "f_int8.tflite").write_bytes(convert_to_tflite(fixed, "int8", calib=x))
     fake_quant_at_inference(model, False)
 
-    path = recover(tmp_path / "f_fp16.tflite", tmp_path / "f_int8.tflite", tmp_path / "run")
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "release" / "recover_keras.py"), str(tmp_path / "f_fp16.tflite"),
+                    "--ranges", str(tmp_path / "f_int8.tflite"), "--out", str(tmp_path / "run")],
+                   check=True, capture_output=True, text=True)
+    path = tmp_path / "run" / "model.keras"
     from train.evaluate import load_keras_model
 
     rebuilt = load_keras_model(path)

@@ -371,7 +371,7 @@ def test_metadata_names_the_shape_of_a_fastnet_and_of_a_half_resolution_unet(tmp
 
 
 def test_selective_int8_keeps_the_named_ops_in_float_and_the_rest_in_int8(tmp_path):
-    """convert_int8_selective, which benchmarks/int8_float_stream.py and int8_background.py use to ask whether
+    """convert_int8_selective, which experiments/int8_float_stream.py and int8_background.py use to ask whether
     keeping part of a model in float rescues its int8 file."""
     import keras
 

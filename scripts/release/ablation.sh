@@ -2,9 +2,9 @@
 # Issue 6 ablation, as it was run on 2 CPU cores (README, "Beyond the seed"): every model scored on the
 # same fixed noise suite (eval --suite: 184 test images at 128x128, noise seed 2, classical filters in
 # the unet run's eval), latency from the headline bench's int8 480x640 rows at 2 threads.
-# Needs runs/autoencoder and runs/unet from benchmarks/train_release.sh (steps 1).
+# Needs runs/autoencoder and runs/unet from scripts/release/train_release.sh (steps 1).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/pistachio}
 ED=${ED:-.venv/bin/edge-denoise}
 PY=${PY:-.venv/bin/python}
@@ -39,11 +39,11 @@ mkdir -p benchmarks/results/bench_fastnet2_vs_unet
 cp runs/fastnet2_blind/bench/bench.{json,md} benchmarks/results/bench_fastnet2_vs_unet/
 
 # On a lent GPU machine (one H200; JAX, no TensorFlow; keras, namex and optree carried as wheels), the same
-# recipe from scratch at batch 32 on the full 128x128 images, four variants side by side (benchmarks/blind_gpu.py):
+# recipe from scratch at batch 32 on the full 128x128 images, four variants side by side (scripts/release/blind_gpu.py):
 # round 1, 100-epoch cosine schedule (all finished, 221-253 s each):
-#   KERAS_BACKEND=jax python3 benchmarks/blind_gpu.py --data DATA --out runs --minutes 6.3 --epochs 100
+#   KERAS_BACKEND=jax python3 scripts/release/blind_gpu.py --data DATA --out runs --minutes 6.3 --epochs 100
 # round 2, 300-epoch schedule stopped by the 6.6-minute limit at epoch 192 (unet_blind_scratch_150: all 150):
-#   KERAS_BACKEND=jax python3 benchmarks/blind_gpu.py --data DATA --out runs --minutes 6.6 --epochs 300 \
+#   KERAS_BACKEND=jax python3 scripts/release/blind_gpu.py --data DATA --out runs --minutes 6.6 --epochs 300 \
 #     --variants fastnet2_blind_300,fastnet2w40_blind_300,fastnet4w64_blind_300,unet_blind_scratch_150
 # fastnet2_blind's plateau at 0.82 was the first ~8 epochs of a climb (0.84 at 10, 0.87 at 20, 0.94 at 60-100).
 # The two scale-2 fastnets in one bench run with the shipped U-Net and autoencoder (int8 VGA, 2 threads):
@@ -59,10 +59,10 @@ for run in fastnet2_blind_300 fastnet2w40_blind_300; do
   cp runs/$run/tflite/convert_report.json benchmarks/results/convert_${run}_128.json
 done
 # Where the loss sits:
-$PY benchmarks/int8_background.py runs/fastnet2_blind_300/model.keras
-$PY benchmarks/int8_background.py runs/fastnet2w40_blind_300/model.keras
-$PY benchmarks/int8_background.py runs/unet/model.keras
-$PY benchmarks/int8_background.py runs/fastnet2w40_blind_300/model.keras --calib-noise gaussian:0.1 \
+$PY experiments/int8_background.py runs/fastnet2_blind_300/model.keras
+$PY experiments/int8_background.py runs/fastnet2w40_blind_300/model.keras
+$PY experiments/int8_background.py runs/unet/model.keras
+$PY experiments/int8_background.py runs/fastnet2w40_blind_300/model.keras --calib-noise gaussian:0.1 \
   --out benchmarks/results/int8_background_fastnet2w40_blind_300_gausscalib.json
 
 # Making the blind fastnet survive int8 (on 2 CPU cores, fine-tuning the GPU run on 64x64 crops):
@@ -79,9 +79,9 @@ $ED train --model fastnet --width 40 --scale 2 --blocks 4 "${BLIND[@]}" --lr 5e-
   --init-from runs/fastnet2w40_margin03_qat/model.keras --background-margin 0.03 --quant-aware "${COMMON[@]}" \
   --out runs/fastnet2w40_margin03_qat2
 for run in fastnet2w40_margin03 fastnet2w40_margin03_qat; do
-  $PY benchmarks/int8_background.py runs/$run/model.keras
+  $PY experiments/int8_background.py runs/$run/model.keras
 done
-$PY benchmarks/int8_layers.py runs/fastnet2w40_margin03_qat/model.keras  # which tensors' rounding costs what
+$PY experiments/int8_layers.py runs/fastnet2w40_margin03_qat/model.keras  # which tensors' rounding costs what
 for run in fastnet2w40_margin03 fastnet2w40_margin03_qat fastnet2w40_margin03_qat2; do  # margin03 with fp16 too
   $ED convert runs/$run/model.keras --quant int8 --size 128 --data "$DATA" --name fastnet --out runs/$run/tflite || true
   cp runs/$run/tflite/convert_report.json benchmarks/results/convert_${run}_128.json
@@ -113,7 +113,7 @@ cp runs/fastnet2w40_margin03_qat_vga/tflite_pinned/convert_report.json benchmark
 # 6. a switching median in front of the network (--impulse-reject: black or white values more than 0.5 from their
 #    3x3 median are replaced by it before the network sees them). It has no weights, so it fine-tunes qat2 as is.
 #    The threshold, 0.5, is the lowest that cost no suite row more than 0.0001 on the validation split (qat2 unchanged):
-$PY benchmarks/impulse_stage.py runs/fastnet2w40_margin03_qat2/model.keras --data "$DATA" --thresholds 0.2,0.3,0.4,0.5,0.6
+$PY experiments/impulse_stage.py runs/fastnet2w40_margin03_qat2/model.keras --data "$DATA" --thresholds 0.2,0.3,0.4,0.5,0.6
 $ED train --model fastnet --width 40 --scale 2 --blocks 4 "${BLIND[@]}" --lr 5e-5 --epochs 6 --batch-size 32 \
   --init-from runs/fastnet2w40_margin03_qat2/model.keras --background-margin 0.03 --quant-aware --impulse-reject \
   "${COMMON[@]}" --out runs/fastnet2w40_margin03_qat2_ir
@@ -135,7 +135,7 @@ $PY benchmarks/paired_latency.py runs/fastnet_dynamic_480x640_before_ir.tflite e
 for f in fastnet_fp16_128x128 fastnet_int8_128x128; do
   for ext in tflite json; do git show b4b27e2:edge_runtime/models/$f.$ext > runs/$f.b4b27e2.$ext; done
 done
-$PY benchmarks/recover_keras.py runs/fastnet_fp16_128x128.b4b27e2.tflite --ranges runs/fastnet_int8_128x128.b4b27e2.tflite \
+$PY scripts/release/recover_keras.py runs/fastnet_fp16_128x128.b4b27e2.tflite --ranges runs/fastnet_int8_128x128.b4b27e2.tflite \
   --out train/pretrained/fastnet
 $ED eval train/pretrained/fastnet/model.keras --data "$DATA" --split test --size 128 --suite --no-baselines --out runs/recovered_eval_suite
 mkdir -p benchmarks/results/eval_suite_fastnet_recovered_float_128
@@ -144,8 +144,8 @@ cp runs/recovered_eval_suite/eval.{json,md} benchmarks/results/eval_suite_fastne
 #    checkout of that commit: every row within 0.0000002 of today's stage)
 #    The impulse stage without its slow ops: MIRROR_PAD (no XNNPACK kernel) became slices and concatenations, the
 #    comparisons and SELECT_V2 an arithmetic mask, exact on 8-bit frames, with its int8 ranges pinned. Alone at VGA:
-$PY benchmarks/impulse_stage_latency.py --out benchmarks/results/impulse_stage_latency.json
-#    The four fastnet files re-converted from it (benchmarks/train_release.sh step 3), then in one bench run beside the
+$PY experiments/impulse_stage_latency.py --out benchmarks/results/impulse_stage_latency.json
+#    The four fastnet files re-converted from it (scripts/release/train_release.sh step 3), then in one bench run beside the
 #    U-Net (int8 and dynamic at VGA), and the camera's file timed in turns against the one before (b4b27e2):
 $ED bench train/pretrained/fastnet/model.keras edge_runtime/models/unet_int8_480x640_u8io.tflite --precision int8,dynamic \
   --threads 2 --size 480x640 --no-shipped --repeat 3 --data "$DATA" --out runs/bench_stage_vga
@@ -161,11 +161,11 @@ $ED convert train/pretrained/fastnet/model.keras --quant int8 --io uint8 --size 
   --data "$DATA" --name fastnet --tune-ranges 64 --out runs/recovered_vga_int8 || true
 cp runs/recovered_vga_int8/convert_report.json benchmarks/results/convert_fastnet_recovered_480x640_tuned.json
 #    where int8 loses at that scale, simulated group by group in Keras (640x640, 16 test images):
-$PY benchmarks/int8_layers.py train/pretrained/fastnet/model.keras --size 640 --count 16 \
+$PY experiments/int8_layers.py train/pretrained/fastnet/model.keras --size 640 --count 16 \
   --out benchmarks/results/int8_layers_fastnet_recovered_640.json
 #    Cross-layer equalization of that stream (float-exact; not in convert): simulated at 640 0.0148 -> 0.0117, but the
 #    tuned int8 files gain little: 0.0166 -> 0.0156 lost at 480x640 (still failing), 0.0076 -> 0.0072 at 128 (not shipped).
-$PY benchmarks/stream_equalization.py train/pretrained/fastnet/model.keras --size 640 --save runs/fastnet_equalized \
+$PY experiments/stream_equalization.py train/pretrained/fastnet/model.keras --size 640 --save runs/fastnet_equalized \
   --out benchmarks/results/stream_equalization_640.json
 $ED convert runs/fastnet_equalized/model.keras --quant int8 --size 128 --tune-ranges 64 --data "$DATA" --name fastnet \
   --out runs/fastnet_equalized/tflite128
@@ -185,7 +185,7 @@ cp runs/fastnet_qat480/tflite_vga/convert_report.json benchmarks/results/convert
 #    The residual stream kept in float inside the int8 file (selective quantization), gated and timed in turns:
 #    all int8 0.0166 lost, 48.0 ms; block adds float 0.0221, 54.3 ms; adds and second convs 0.0216, 118.7 ms; adds
 #    float with the tuned FakeQuant only on the conv inputs 0.0148, 53.7 ms; the shipped dynamic file 0.0053, 66.8 ms.
-$PY benchmarks/int8_float_stream.py fastnet --size 480x640 \
+$PY experiments/int8_float_stream.py fastnet --size 480x640 \
   --ranges benchmarks/results/convert_fastnet_recovered_480x640_tuned.json --reference edge_runtime/models/fastnet_dynamic_480x640.tflite \
   --out benchmarks/results/int8_float_stream_480x640.json
 
@@ -204,7 +204,7 @@ done
 # Round 3 for the next lent GPU machine (not run yet): the shipped recipe from scratch over its whole 300-epoch
 # schedule with the impulse stage built in, beside a deeper, narrower fastnet of the same cost; then --quant-aware
 # fine-tuning as in steps 3-6 (tests/test_backends.py fine-tunes the shipped model on JAX):
-#   KERAS_BACKEND=jax python3 benchmarks/blind_gpu.py --data DATA --out runs --minutes 8 --epochs 300 \
+#   KERAS_BACKEND=jax python3 scripts/release/blind_gpu.py --data DATA --out runs --minutes 8 --epochs 300 \
 #     --variants fastnet2w40_ir_margin_300,fastnet2w32b6_ir_margin_300
 
 GPU_RUNS="unet_u2w24_blind unet_u2w32_blind fastnet2_blind_long unet_blind_scratch fastnet2_blind_300 fastnet2w40_blind_300
@@ -218,7 +218,7 @@ done
 for run in fastnet2w40_margin03_qat2 fastnet2w40_margin03_qat2_ir; do
   mkdir -p runs/$run/bench && cp runs/bench_impulse_vga/bench.json runs/$run/bench/
 done
-$PY benchmarks/ablation_table.py --run "autoencoder (seed, gaussian 0.1)=runs/autoencoder" \
+$PY scripts/release/ablation_table.py --run "autoencoder (seed, gaussian 0.1)=runs/autoencoder" \
   --run "unet (gaussian 0.1)=runs/unet" --run "autoencoder_blind (+ blind, aug, cosine)=runs/autoencoder_blind" \
   --run "unet_blind (+ blind, aug, cosine)=runs/unet_blind" --run "fastnet_blind_relucap=runs/fastnet_blind_relucap" \
   --run "fastnet_blind_scratch=runs/fastnet_blind_scratch" --run "fastnet2_blind (scale 2, width 32)=runs/fastnet2_blind" \

@@ -1,7 +1,7 @@
 """The ablation table: SSIM per suite noise for each run, MACs per pixel and VGA int8 latency.
 
-    .venv/bin/python benchmarks/ablation_table.py runs/ablation --epochs 6 --out benchmarks/results/ablation
-    .venv/bin/python benchmarks/ablation_table.py --run unet=runs/unet --run fastnet=runs/fastnet_blind \
+    .venv/bin/python scripts/release/ablation_table.py runs/ablation --epochs 6 --out benchmarks/results/ablation
+    .venv/bin/python scripts/release/ablation_table.py --run unet=runs/unet --run fastnet=runs/fastnet_blind \
         --bench benchmarks/results/bench_vga_t2/bench.json --out benchmarks/results/ablation
 
 A row per run folder with eval_suite/eval.json (the model's rows of `edge-denoise eval --suite`), plus
@@ -20,7 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 SHORT = {"gaussian:0.05": "g0.05", "gaussian:0.1": "g0.1", "gaussian:0.2": "g0.2", "poisson:30": "poisson30",

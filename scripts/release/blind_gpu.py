@@ -1,6 +1,6 @@
 """Issue 6 on a GPU machine: train several blind denoisers side by side on one GPU within a time budget.
 
-    KERAS_BACKEND=jax python3 benchmarks/blind_gpu.py --data DATA --out RUNS --minutes 7
+    KERAS_BACKEND=jax python3 scripts/release/blind_gpu.py --data DATA --out RUNS --minutes 7
 
 For a lent GPU machine that has JAX but no TensorFlow (train/ runs on any Keras 3 backend: tf.data
 gives way to a keras.utils.PyDataset and tf.image.ssim to train.losses.ssim_ops). Every variant is
@@ -21,7 +21,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 BLIND = {"noise": "blind", "augment": "all", "schedule": "cosine", "loss": "mix", "size": 128}

@@ -1,6 +1,6 @@
 """Rebuild a fastnet Keras model from its shipped .tflite files, when the training run is gone.
 
-    .venv/bin/python benchmarks/recover_keras.py edge_runtime/models/fastnet_fp16_128x128.tflite \
+    .venv/bin/python scripts/release/recover_keras.py edge_runtime/models/fastnet_fp16_128x128.tflite \
         --ranges edge_runtime/models/fastnet_int8_128x128.tflite --out train/pretrained/fastnet
 
 The weights come from the fp16 file (float16-rounded, so the rebuilt model's output is the fp16 file's,
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
 

@@ -2,7 +2,7 @@
 # How the shipped models in edge_runtime/models/ were made, start to finish.
 # Reads the full dataset from ../shared/data/pistachio (or DATA=...). Takes ~2.5 h on 2 CPU cores.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/pistachio}
 ED=${ED:-.venv/bin/edge-denoise}
 
@@ -11,7 +11,7 @@ ED=${ED:-.venv/bin/edge-denoise}
 #    with 'train --resume --out runs/NAME --epochs 13|20', which trains nothing more and scores the best model.)
 $ED train --model autoencoder --width 32 --crop 64 --epochs 13 --data "$DATA" --out runs/autoencoder --overwrite
 $ED train --model unet --width 24 --depth 3 --crop 64 --epochs 20 --data "$DATA" --out runs/unet --overwrite
-#    (The blind variants and the fastnet attempts are in benchmarks/ablation.sh; none of them is shipped: the
+#    (The blind variants and the fastnet attempts are in scripts/release/ablation.sh; none of them is shipped: the
 #    autoencoder scored best across the noise suite and is the default model.)
 
 # 2. Evaluate on the test split (184 images) at 128x128: the U-Net beside the classical filters (the same
@@ -32,7 +32,7 @@ for m in autoencoder unet; do
   $ED convert runs/$run/model.keras --quant fp32 --size 480x640 --gate-count 16 --data "$DATA" --name $m --out runs/$run/tflite  # for bench only
 done
 # The blind fastnet (width 40, scale 2; trained on a GPU, then fine-tuned with --background-margin,
-# --quant-aware and --impulse-reject on the CPU: benchmarks/ablation.sh). Its Keras model ships as
+# --quant-aware and --impulse-reject on the CPU: scripts/release/ablation.sh). Its Keras model ships as
 # train/pretrained/fastnet (rebuilt from its shipped files when the run folder was lost: ablation.sh step 7).
 # int8 at 128 with tuned ranges, fp16 at both sizes; its int8 file at 480x640 fails the gate (README, "Beyond the
 # seed"), so a camera gets its dynamic-range file there. convert also writes convert_report.json into --out: it is
@@ -58,7 +58,7 @@ $ED bench edge_runtime/models/*_480x640*.tflite runs/{unet,autoencoder}/tflite/*
 # by bench to int8, dynamic and fp16 beside the U-Net (README, "Beyond the seed"); then the camera run's memory.
 $ED bench edge_runtime/models/{autoencoder_int8_480x640_u8io,fastnet_dynamic_480x640,fastnet_fp16_480x640,unet_int8_480x640_u8io}.tflite \
   --threads 2 --size 480x640 --no-shipped --noise blind --repeat 3 --data "$DATA" --out runs/bench_vga_blind
-# (bench_fastnet_vga_precisions is fastnet before its impulse stage, qat2; the shipped model's own is benchmarks/ablation.sh step 6)
+# (bench_fastnet_vga_precisions is fastnet before its impulse stage, qat2; the shipped model's own is scripts/release/ablation.sh step 6)
 $ED bench runs/fastnet2w40_margin03_qat2/model.keras edge_runtime/models/{unet,autoencoder}_int8_480x640_u8io.tflite \
   --precision int8,dynamic,fp16 --threads 2 --size 480x640 --no-shipped --data "$DATA" --out runs/bench_fastnet_vga_precisions
 for b in bench_vga_blind bench_fastnet_vga_precisions; do
