@@ -138,7 +138,7 @@ def test_every_gpu_variant_is_a_valid_training_config():
 
     from train.config import TrainConfig
 
-    spec = importlib.util.spec_from_file_location("blind_gpu", ROOT / "benchmarks" / "blind_gpu.py")
+    spec = importlib.util.spec_from_file_location("blind_gpu", ROOT / "scripts" / "release" / "blind_gpu.py")
     blind_gpu = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(blind_gpu)
     fields = {f.name for f in dataclasses.fields(TrainConfig)}
