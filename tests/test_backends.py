@@ -42,12 +42,12 @@ def test_keras_ops_ssim_is_tf_image_ssim(shape):
 def test_keras_ops_pixel_shuffles_put_channels_where_tensorflow_does(block):
     import tensorflow as tf
 
-    from train.layers import depth_to_space, space_to_depth
+    from train.layers import pixel_shuffle
 
     x = np.random.default_rng(1).random((2, 8, 12, 3), dtype=np.float32)
-    packed = np.asarray(space_to_depth(x, block))
+    packed = np.asarray(pixel_shuffle(x, block, unshuffle=True))
     assert np.array_equal(packed, tf.nn.space_to_depth(x, block).numpy())
-    assert np.array_equal(np.asarray(depth_to_space(packed, block)), x)
+    assert np.array_equal(np.asarray(pixel_shuffle(packed, block)), x)
 
 
 def test_worker_thread_batches_repeat_for_a_seed_and_reshuffle_every_epoch():

@@ -43,3 +43,30 @@ def test_keras_denoiser_pads_sides_that_do_not_fit_the_poolings(tmp_path):
     denoiser = KerasDenoiser(tmp_path / "m.keras")
     x = np.random.default_rng(0).random((1, 100, 100, 3), dtype=np.float32)
     assert denoiser.multiple == 8 and denoiser(x).shape == (1, 100, 100, 3)
+
+
+def test_pixel_shuffle_is_one_layer_that_unshuffles_and_shuffles_back_and_survives_a_save(tmp_path):
+    import keras
+
+    from train.layers import PixelShuffle
+
+    inputs = keras.Input((None, None, 3))
+    packed = PixelShuffle(4, unshuffle=True, name="unshuffle")(inputs)
+    model = keras.Model(inputs, PixelShuffle(4, name="shuffle")(packed))
+    x = np.random.default_rng(0).random((1, 8, 12, 3), dtype=np.float32)
+    assert packed.shape == (None, None, None, 48)
+    assert np.array_equal(np.asarray(model(x)), x)
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras", safe_mode=True)
+    assert [layer.unshuffle for layer in loaded.layers[1:]] == [True, False]
+
+
+def test_the_shipped_fastnet_saved_under_the_old_layer_names_loads_as_pixel_shuffles():
+    from train.evaluate import load_keras_model, model_size_multiple
+    from train.layers import PixelShuffle
+    from train.pretrained import pretrained_model
+
+    model = load_keras_model(pretrained_model("fastnet"))
+    shuffles = [layer for layer in model.layers if isinstance(layer, PixelShuffle)]
+    assert [(s.name, s.block_size, s.unshuffle) for s in shuffles] == [("unshuffle", 2, True), ("shuffle", 2, False)]
+    assert model_size_multiple(model) == 2

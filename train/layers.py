@@ -2,11 +2,11 @@
 [0, 1] with a training-time gradient of our choosing, int8 rounding simulated in training, and a
 switching median that rejects impulses (dead and stuck pixels) before a network sees them.
 
-Keras has no SpaceToDepth layer and a Reshape cannot take two unknown sides, so a fully
-convolutional (None, None, 3) model needs these. On TensorFlow they call tf.nn.space_to_depth
-and tf.nn.depth_to_space, which the TFLite converter maps to the SPACE_TO_DEPTH and DEPTH_TO_SPACE
-builtins (int8 included). On another Keras backend (JAX on a GPU machine without TensorFlow) they
-reshape and transpose to the same channel order, so a model trained there loads and converts here
+Keras has no pixel-shuffle layer and a Reshape cannot take two unknown sides, so a fully
+convolutional (None, None, 3) model needs PixelShuffle. On TensorFlow it calls tf.nn.space_to_depth
+or tf.nn.depth_to_space, which the TFLite converter maps to the SPACE_TO_DEPTH and DEPTH_TO_SPACE
+builtins (int8 included). On another Keras backend (JAX on a GPU machine without TensorFlow) it
+reshapes and transposes to the same channel order, so a model trained there loads and converts here
 with the same weights. They are registered, so safe-mode loading finds them once this module
 is imported (train.evaluate.load_keras_model does that).
 """
@@ -18,73 +18,74 @@ import math
 import keras
 
 
-def space_to_depth(x, b: int):
-    """tf.nn.space_to_depth in keras.ops: output channel (dy * b + dx) * C + c holds pixel (dy, dx), channel c."""
+def pixel_shuffle(x, block_size: int, unshuffle: bool = False):
+    """tf.nn.depth_to_space (or, with ``unshuffle``, tf.nn.space_to_depth) in keras.ops.
+
+    Unshuffled, channel (dy * b + dx) * C + c holds pixel (dy, dx), channel c of every b x b block;
+    shuffling puts it back. The same channel order as TensorFlow's, so weights move between backends.
+    """
     from keras import ops
 
+    b = block_size
     _, h, w, c = ops.shape(x)
-    x = ops.reshape(x, (-1, h // b, b, w // b, b, c))
+    if unshuffle:
+        x = ops.reshape(x, (-1, h // b, b, w // b, b, c))
+        x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+        return ops.reshape(x, (-1, h // b, w // b, b * b * c))
+    x = ops.reshape(x, (-1, h, w, b, b, c // (b * b)))
     x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
-    return ops.reshape(x, (-1, h // b, w // b, b * b * c))
-
-
-def depth_to_space(x, b: int):
-    """tf.nn.depth_to_space in keras.ops: the inverse of ``space_to_depth``."""
-    from keras import ops
-
-    _, h, w, cbb = ops.shape(x)
-    c = cbb // (b * b)
-    x = ops.reshape(x, (-1, h, w, b, b, c))
-    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
-    return ops.reshape(x, (-1, h * b, w * b, c))
+    return ops.reshape(x, (-1, h * b, w * b, c // (b * b)))
 
 
 @keras.saving.register_keras_serializable(package="edge_denoise")
-class SpaceToDepth(keras.layers.Layer):
-    """(H, W, C) -> (H/b, W/b, C*b*b): every b x b block of pixels becomes channels, nothing lost."""
+class PixelShuffle(keras.layers.Layer):
+    """Pixel shuffle (H, W, C*b*b) -> (H*b, W*b, C), or with ``unshuffle`` its inverse, nothing lost.
 
-    def __init__(self, block_size: int = 2, **kwargs):
+    ``PixelShuffle(4, unshuffle=True)`` turns every 4 x 4 block of pixels into 48 channels (TFLite's
+    SPACE_TO_DEPTH); ``PixelShuffle(4)`` puts them back (DEPTH_TO_SPACE).
+    """
+
+    def __init__(self, block_size: int = 2, unshuffle: bool = False, **kwargs):
         super().__init__(**kwargs)
         self.block_size = int(block_size)
+        self.unshuffle = bool(unshuffle)
 
     def call(self, x):
         if keras.backend.backend() == "tensorflow":
             import tensorflow as tf
 
-            return tf.nn.space_to_depth(x, self.block_size)
-        return space_to_depth(x, self.block_size)
+            op = tf.nn.space_to_depth if self.unshuffle else tf.nn.depth_to_space
+            return op(x, self.block_size)
+        return pixel_shuffle(x, self.block_size, self.unshuffle)
 
     def compute_output_shape(self, input_shape):
         b = self.block_size
         n, h, w, c = input_shape
-        return (n, None if h is None else h // b, None if w is None else w // b, c * b * b)
-
-    def get_config(self):
-        return {**super().get_config(), "block_size": self.block_size}
-
-
-@keras.saving.register_keras_serializable(package="edge_denoise")
-class DepthToSpace(keras.layers.Layer):
-    """(H, W, C*b*b) -> (H*b, W*b, C): the inverse of SpaceToDepth."""
-
-    def __init__(self, block_size: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.block_size = int(block_size)
-
-    def call(self, x):
-        if keras.backend.backend() == "tensorflow":
-            import tensorflow as tf
-
-            return tf.nn.depth_to_space(x, self.block_size)
-        return depth_to_space(x, self.block_size)
-
-    def compute_output_shape(self, input_shape):
-        b = self.block_size
-        n, h, w, c = input_shape
+        if self.unshuffle:
+            return (n, None if h is None else h // b, None if w is None else w // b, c * b * b)
         return (n, None if h is None else h * b, None if w is None else w * b, c // (b * b))
 
     def get_config(self):
-        return {**super().get_config(), "block_size": self.block_size}
+        return {**super().get_config(), "block_size": self.block_size, "unshuffle": self.unshuffle}
+
+
+# The names models saved before PixelShuffle use (train/pretrained/fastnet is one): kept so they load.
+@keras.saving.register_keras_serializable(package="edge_denoise")
+class SpaceToDepth(PixelShuffle):
+    """PixelShuffle(block_size, unshuffle=True) under the name older .keras files use."""
+
+    def __init__(self, block_size: int = 2, **kwargs):
+        kwargs.pop("unshuffle", None)
+        super().__init__(block_size, unshuffle=True, **kwargs)
+
+
+@keras.saving.register_keras_serializable(package="edge_denoise")
+class DepthToSpace(PixelShuffle):
+    """PixelShuffle(block_size) under the name older .keras files use."""
+
+    def __init__(self, block_size: int = 2, **kwargs):
+        kwargs.pop("unshuffle", None)
+        super().__init__(block_size, unshuffle=False, **kwargs)
 
 
 @keras.saving.register_keras_serializable(package="edge_denoise")

@@ -101,12 +101,12 @@ def build_unet(width: int = 32, depth: int = 3, residual: bool = True, attention
     import keras
     from keras import layers
 
-    from train.layers import SpaceToDepth
+    from train.layers import PixelShuffle
 
     _check_choice("attention", attention, (None, *ATTENTION))
     _check_choice("unshuffle", unshuffle, (1, 2, 4))
     inputs = keras.Input((None, None, 3), name="noisy")
-    x = SpaceToDepth(unshuffle, name="unshuffle")(inputs) if unshuffle > 1 else inputs
+    x = PixelShuffle(unshuffle, unshuffle=True, name="unshuffle")(inputs) if unshuffle > 1 else inputs
     skips = []
     for level in range(depth):
         x = _attend(_conv_block(x, width * 2**level, f"down{level}", separable), attention, f"down{level}")
@@ -125,18 +125,18 @@ def build_unet(width: int = 32, depth: int = 3, residual: bool = True, attention
 def _residual_head(inputs, x, residual: bool, unshuffle: int = 1):
     from keras import layers
 
-    from train.layers import DepthToSpace
+    from train.layers import PixelShuffle
 
     channels = 3 * unshuffle * unshuffle
     if residual:
         delta = layers.Conv2D(channels, 1, name="noise_estimate")(x)
         if unshuffle > 1:
-            delta = DepthToSpace(unshuffle, name="shuffle")(delta)
+            delta = PixelShuffle(unshuffle, name="shuffle")(delta)
         x = layers.Add(name="residual")([inputs, delta])
         return layers.ReLU(max_value=1.0, name="denoised")(x)
     if unshuffle > 1:
         x = layers.Conv2D(channels, 1, name="head")(x)
-        return layers.Activation("sigmoid", name="denoised")(DepthToSpace(unshuffle, name="shuffle")(x))
+        return layers.Activation("sigmoid", name="denoised")(PixelShuffle(unshuffle, name="shuffle")(x))
     return layers.Conv2D(3, 1, activation="sigmoid", name="denoised")(x)
 
 
@@ -163,7 +163,7 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
     import keras
     from keras import layers
 
-    from train.layers import ClipToUnit, DepthToSpace, FakeQuant, ImpulseReject, SpaceToDepth
+    from train.layers import ClipToUnit, FakeQuant, ImpulseReject, PixelShuffle
 
     _check_choice("fastnet scale", scale, (2, 4))
     conv = layers.SeparableConv2D if separable else layers.Conv2D
@@ -173,14 +173,14 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
 
     inputs = keras.Input((None, None, 3), name="noisy")
     source = ImpulseReject(name="impulse_reject")(inputs) if impulse_reject else inputs
-    x = SpaceToDepth(scale, name="unshuffle")(source)
+    x = PixelShuffle(scale, unshuffle=True, name="unshuffle")(source)
     x = q(layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")(x), "stem")
     for i in range(blocks):
         y = q(conv(width, 3, padding="same", activation="relu", name=f"block{i}_conv1")(x), f"block{i}_conv1")
         y = q(conv(width, 3, padding="same", name=f"block{i}_conv2")(y), f"block{i}_conv2")
         x = q(layers.Add(name=f"block{i}_add")([x, y]), f"block{i}_add")
     x = q(layers.Conv2D(3 * scale * scale, 3, padding="same", name="head")(x), "head")
-    x = DepthToSpace(scale, name="shuffle")(x)
+    x = PixelShuffle(scale, name="shuffle")(x)
     if residual:
         x = q(layers.Add(name="residual")([source, x]), "residual")
         outputs = ClipToUnit(name="denoised")(x)  # not ReLU(max_value=1): see ClipToUnit
