@@ -15,7 +15,7 @@ STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 @app.command("doctor")
 def doctor_cmd(
-    model: Annotated[Optional[str], typer.Option(help="A .tflite file to load and smoke-run (default: the shipped unet).")] = None,
+    model: Annotated[Optional[str], typer.Option(help="A .tflite file, or a shipped model name, to load and smoke-run (default: the shipped default model, its int8 128x128 file).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Where outputs will go, for the free-disk check (default: /var/lib/edge-denoise if present, else here).")] = None,
     smoke_seconds: Annotated[float, typer.Option("--smoke-seconds", help="Length of the smoke run.")] = 2.0,
     threads: Annotated[Optional[int], typer.Option(help="Interpreter threads for the smoke run (default: min(4, cores)).")] = None,
