@@ -62,14 +62,15 @@ def ceiling_models(folder: Path | None = None, log: Callable[[str], None] = prin
 def convert_for_bench(keras_path: Path, precisions: tuple[str, ...], sizes: list[tuple[int, int]],
                       data: str | None = None, log: Callable[[str], None] = print) -> tuple[list[Path], list[dict]]:
     """(.tflite files for every valid precision x size, failed rows) for one .keras run model."""
-    from convert.pipeline import ConvertConfig, ConvertFailed, convert_run, file_name
-    from edge_runtime.bench import PRECISIONS, _failed, size_text
+    from convert.pipeline import ConvertConfig, convert_run, file_name
+    from convert.report import ConvertFailed
+    from edge_runtime.bench import PRECISIONS, failed_row, size_text
 
     keras_path = Path(keras_path)
     run_dir = keras_path.parent
     name = run_dir.name or keras_path.stem
     if not keras_path.is_file():
-        return [], [_failed("tflite", name, None, None, None, f"{keras_path}: no such model file", path=str(keras_path))]
+        return [], [failed_row("tflite", name, None, None, None, f"{keras_path}: no such model file", path=str(keras_path))]
     out_dir = cache_dir() / "bench" / f"{name}-{_fingerprint(keras_path)}"
     files: list[Path] = []
     failed: list[dict] = []
@@ -94,14 +95,14 @@ def convert_for_bench(keras_path: Path, precisions: tuple[str, ...], sizes: list
         except ConvertFailed as exc:
             entries = exc.report.files
         except EdgeDenoiseError as exc:
-            failed += [_failed("tflite", name, p, size_text(hw), None, f"conversion: {exc}", path=str(keras_path))
+            failed += [failed_row("tflite", name, p, size_text(hw), None, f"conversion: {exc}", path=str(keras_path))
                        for p in missing]
             continue
         for e in entries:
             if e["status"] == "ok":
                 files.append(Path(e["file"]))
             else:
-                failed.append(_failed("tflite", name, e["precision"], size_text(hw), None, f"conversion: {e.get('error')}",
+                failed.append(failed_row("tflite", name, e["precision"], size_text(hw), None, f"conversion: {e.get('error')}",
                                       path=str(keras_path)))
     return files, failed
 

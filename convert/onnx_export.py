@@ -51,7 +51,7 @@ def convert_run_onnx(config, model, info, out_dir: Path, gate_dir, gate_rel, gat
     from convert.calibration import load_clean
     from convert.fixed_shape import fixed_shape_model
     from convert.gate import keras_reference
-    from convert.pipeline import ConvertReport, _finish
+    from convert.report import ConvertReport, finish_report
     from edge_runtime.metrics import score
     from train.evaluate import run_denoiser
 
@@ -88,4 +88,4 @@ def convert_run_onnx(config, model, info, out_dir: Path, gate_dir, gate_rel, gat
         entry["seconds"] = round(time.perf_counter() - t0, 2)
         report.files.append(entry)
         log(f"{path.name}: {entry['status']}" + (f": {entry['error']}" if "error" in entry else ""))
-    return _finish(report, out_dir)
+    return finish_report(report, out_dir)

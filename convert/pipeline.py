@@ -14,10 +14,11 @@ import json
 import time
 from datetime import datetime, timezone
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge_runtime.atomic import atomic_path, write_json_atomic
+from convert.report import ConvertReport, finish_report
 from edge_runtime.errors import EdgeDenoiseError
 
 METADATA_FORMAT = "edge-denoise-tflite/1"
@@ -54,34 +55,6 @@ class ConvertConfig:
         d["sizes"] = [list(s) for s in self.sizes]
         d["precisions"] = list(self.precisions)
         return d
-
-
-@dataclass
-class ConvertReport:
-    """Every file the run tried: path, precision, size, gate numbers, and why it failed if it did."""
-
-    config: dict
-    files: list[dict] = field(default_factory=list)
-    report_path: str | None = None
-    range_tuning: dict | None = None  # --tune-ranges: "HxW" -> convert.ranges.RangeTuning.as_dict()
-
-    @property
-    def failures(self) -> list[dict]:
-        return [f for f in self.files if f["status"] != "ok"]
-
-    def as_dict(self) -> dict:
-        d = {"config": self.config, "files": self.files}
-        if self.range_tuning is not None:
-            d["range_tuning"] = self.range_tuning
-        return d
-
-
-class ConvertFailed(EdgeDenoiseError):
-    """At least one file failed conversion or the gate; ``report`` holds the details."""
-
-    def __init__(self, message: str, report: ConvertReport):
-        super().__init__(message)
-        self.report = report
 
 
 @dataclass(frozen=True)
@@ -299,19 +272,7 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
             gate = entry.get("gate")
             nums = f" SSIM {gate['tflite_ssim']:.4f} (keras {gate['keras_ssim']:.4f}, drop {gate['drop']:+.4f})" if gate else ""
             log(f"{path.name}: {entry['status']}{nums}" + (f": {entry['error']}" if "error" in entry else ""))
-    return _finish(report, out_dir)
-
-
-def _finish(report: ConvertReport, out_dir: Path) -> ConvertReport:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    report_path = out_dir / "convert_report.json"
-    write_json_atomic(report_path, report.as_dict())
-    report.report_path = str(report_path)
-    if report.failures:
-        first = report.failures[0]
-        more = f" (and {len(report.failures) - 1} more)" if len(report.failures) > 1 else ""
-        raise ConvertFailed(f"{Path(first['file']).name} failed: {first['error']}{more}; details in {report_path}", report)
-    return report
+    return finish_report(report, out_dir)
 
 
 def _tune(model, info: RunInfo, config: ConvertConfig, spec, gate_split: str, size: tuple[int, int],

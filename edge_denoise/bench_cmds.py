@@ -95,9 +95,9 @@ def bench(
                     if onnx is not None:
                         refs.append(onnx)
                 except EdgeDenoiseError as exc:
-                    from edge_runtime.bench import _failed
+                    from edge_runtime.bench import failed_row
 
-                    extra_rows.append(_failed("onnx", k.parent.name, "fp32", None, None, str(exc), path=str(k)))
+                    extra_rows.append(failed_row("onnx", k.parent.name, "fp32", None, None, str(exc), path=str(k)))
     if ceiling and ceiling_path is None:
         from edge_runtime.bench import cache_dir
 

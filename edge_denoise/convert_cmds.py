@@ -36,7 +36,8 @@ def convert(
     """
     _quiet_tensorflow()
     from convert.fixed_shape import parse_size
-    from convert.pipeline import ConvertConfig, ConvertFailed, convert_run
+    from convert.pipeline import ConvertConfig, convert_run
+    from convert.report import ConvertFailed
     from convert.tflite import IO_TYPES, parse_precisions
     from edge_runtime.errors import EdgeDenoiseError
 

@@ -141,14 +141,6 @@ def size_text(hw) -> str:
 
 
 # --- frames ------------------------------------------------------------------------------------
-def _split_of(relpath: str, fractions=(0.8, 0.1, 0.1)) -> str:
-    """The same hash split as train.data.split_of (edge_runtime must not import train)."""
-    import hashlib
-
-    u = int.from_bytes(hashlib.sha256(relpath.encode("utf-8")).digest()[:8], "big") / 2**64
-    return "train" if u < fractions[0] else "val" if u < fractions[0] + fractions[1] else "test"
-
-
 def _find_manifest(config: BenchConfig) -> Path | None:
     if config.manifest:
         return Path(config.manifest)
@@ -164,6 +156,7 @@ def test_split(config: BenchConfig) -> tuple[Path, list[str], str]:
     """(data folder, test files, a sentence saying where they came from)."""
     from edge_runtime.images import list_images
     from edge_runtime.sources import SAMPLES_DIR
+    from edge_runtime.splits import split_of
 
     data = Path(config.data)
     note = ""
@@ -181,7 +174,7 @@ def test_split(config: BenchConfig) -> tuple[Path, list[str], str]:
         how = f"test split of {manifest}"
     else:
         files = [p.relative_to(data).as_posix() for p in list_images(data)]
-        test = [f for f in files if _split_of(f) == "test"]
+        test = [f for f in files if split_of(f) == "test"]
         how = "test split (hash split, as train.data)" if test else "all images (the test split is empty)"
         files = test or files
     if not files:
@@ -318,7 +311,8 @@ def measure_file(path: str | Path, threads: int, frames_npy: Path, config: Bench
 
 
 # --- rows --------------------------------------------------------------------------------------
-def _row(kind: str, model: str, precision: str | None, size: str | None, threads, **extra) -> dict:
+def result_row(kind: str, model: str, precision: str | None, size: str | None, threads, **extra) -> dict:
+    """One row of the bench table, every column present (None where not measured)."""
     row = {"kind": kind, "model": model, "precision": precision, "size": size, "threads": threads,
            "device": "this machine", "status": "ok", "error": None, "p50_ms": None, "p90_ms": None,
            "p99_ms": None, "mean_ms": None, "runs": None, "io_ms": None, "fps": None, "peak_rss_mb": None,
@@ -328,8 +322,9 @@ def _row(kind: str, model: str, precision: str | None, size: str | None, threads
     return row
 
 
-def _failed(kind: str, model: str, precision, size, threads, error: str, **extra) -> dict:
-    return _row(kind, model, precision, size, threads, status="failed", error=error, **extra)
+def failed_row(kind: str, model: str, precision, size, threads, error: str, **extra) -> dict:
+    """A row for something that could not be measured, with the one-line reason."""
+    return result_row(kind, model, precision, size, threads, status="failed", error=error, **extra)
 
 
 def _describe_file(path: Path) -> dict:
@@ -445,7 +440,7 @@ def _measure_ceiling(config: BenchConfig, frames: _Frames, threads: tuple[int, .
         _, _, npy = frames.get(hw)
         for t in threads:
             res = measure_file(path, t, npy, config)
-            row = _row("ceiling", f"ceiling {prec}", prec, size_text(hw), t, path=str(path), macs=macs,
+            row = result_row("ceiling", f"ceiling {prec}", prec, size_text(hw), t, path=str(path), macs=macs,
                        file_bytes=path.stat().st_size)
             if "error" in res:
                 row.update(status="failed", error=res["error"])
@@ -485,18 +480,18 @@ def _measure_pass(config: BenchConfig, frames: _Frames, files: list[Path], sizes
         desc = _describe_file(path)
         label, prec = desc["name"], desc["precision"]
         if path.suffix == ".keras":
-            rows.append(_failed("tflite", label, prec, None, None, "a .keras model needs TensorFlow to convert "
+            rows.append(failed_row("tflite", label, prec, None, None, "a .keras model needs TensorFlow to convert "
                                 "(install the train extra) or pass its converted .tflite files", path=str(path)))
             continue
         if not path.is_file():
-            rows.append(_failed("tflite", label, prec, None, None, f"{path}: no such model file", path=str(path)))
+            rows.append(failed_row("tflite", label, prec, None, None, f"{path}: no such model file", path=str(path)))
             continue
         hw = desc["hw"]
         if hw is None:  # no sidecar and no size in the name: ask the interpreter once
             try:
                 hw = _input_hw(path)
             except EdgeDenoiseError as exc:
-                rows.append(_failed("tflite", label, prec, None, None, str(exc), path=str(path)))
+                rows.append(failed_row("tflite", label, prec, None, None, str(exc), path=str(path)))
                 continue
         key = str(path.resolve())
         if key not in macs:
@@ -509,7 +504,7 @@ def _measure_pass(config: BenchConfig, frames: _Frames, files: list[Path], sizes
             want_out = first and i == 0 and key not in quality
             out_npy = frames.tmp / f"out_{len(quality)}.npy" if want_out else None
             res = measure_file(path, t, npy, config, out_npy)
-            row = _row("tflite", label, prec, size_text(hw), t, path=str(path), file_bytes=path.stat().st_size,
+            row = result_row("tflite", label, prec, size_text(hw), t, path=str(path), file_bytes=path.stat().st_size,
                        macs=macs[key])
             if "error" in res:
                 row.update(status="failed", error=res["error"])
@@ -525,7 +520,7 @@ def _measure_pass(config: BenchConfig, frames: _Frames, files: list[Path], sizes
         inputs01 = [to_image01(f) for f in noisy]
         if first:
             s, p = _score(clean, noisy)
-            rows.append(_row("input", "noisy input (no denoising)", None, size_text(hw), None, ssim=s, psnr=p,
+            rows.append(result_row("input", "noisy input (no denoising)", None, size_text(hw), None, ssim=s, psnr=p,
                              p50_ms=0.0))
         if config.classical:
             from edge_runtime.classical import baselines
@@ -534,7 +529,7 @@ def _measure_pass(config: BenchConfig, frames: _Frames, files: list[Path], sizes
             cv_threads = max(config.threads)
             cv2.setNumThreads(cv_threads)
             for name in config.classical:
-                row = _row("classical", name, None, size_text(hw), cv_threads)
+                row = result_row("classical", name, None, size_text(hw), cv_threads)
                 if name not in available:
                     row.update(status="failed", error=f"unknown filter '{name}'; choose from {', '.join(available)}")
                     rows.append(row)
@@ -548,7 +543,7 @@ def _measure_pass(config: BenchConfig, frames: _Frames, files: list[Path], sizes
                 row["ssim"], row["psnr"] = quality[qkey]
                 rows.append(row)
         for ref in references:
-            row = _row(ref.kind, ref.name, ref.precision, size_text(hw), ref.threads, file_bytes=ref.file_bytes,
+            row = result_row(ref.kind, ref.name, ref.precision, size_text(hw), ref.threads, file_bytes=ref.file_bytes,
                        path=ref.path)
             try:
                 fn = ref.make(hw)
@@ -586,9 +581,9 @@ def device_rows(report_path: str | Path, macs_by_name: dict[str, int] | None = N
         stages = data["stages_ms"]
         inv = stages["invoke"]
     except FileNotFoundError:
-        return [_failed("device", str(path), None, None, None, f"{path}: no such device report")]
+        return [failed_row("device", str(path), None, None, None, f"{path}: no such device report")]
     except (ValueError, KeyError, TypeError):
-        return [_failed("device", str(path), None, None, None,
+        return [failed_row("device", str(path), None, None, None,
                         f"{path}: not a report from 'edge-denoise run --report' (needs stages_ms.invoke)")]
     model = data.get("model") or {}
     meta = model.get("metadata") or {}
@@ -600,7 +595,7 @@ def device_rows(report_path: str | Path, macs_by_name: dict[str, int] | None = N
     mean_frame = inv.get("mean_ms", 0.0) + sum(stages.get(k, {}).get("mean_ms", 0.0) for k in ("preprocess", "postprocess"))
     file_name = Path(model.get("path", "")).name
     macs = (macs_by_name or {}).get(file_name)
-    row = _row("device", name, meta.get("precision"), size_text(hw) if hw else None, model.get("threads"),
+    row = result_row("device", name, meta.get("precision"), size_text(hw) if hw else None, model.get("threads"),
                device=device, p50_ms=inv.get("p50_ms"), p90_ms=inv.get("p90_ms"), p99_ms=inv.get("p99_ms"),
                mean_ms=inv.get("mean_ms"), runs=inv.get("count"), io_ms=io_ms,
                fps=1000.0 / mean_frame if mean_frame else None, macs=macs, path=str(path))
@@ -680,20 +675,20 @@ def run_bench(config: BenchConfig, references: tuple[Reference, ...] = (), extra
     rows = result.rows
     for p in config.precisions:
         if p not in PRECISIONS:
-            rows.append(_failed("tflite", "*", p, None, None, f"unknown precision '{p}'; choose from {', '.join(PRECISIONS)}"))
+            rows.append(failed_row("tflite", "*", p, None, None, f"unknown precision '{p}'; choose from {', '.join(PRECISIONS)}"))
     sizes: list[tuple[int, int]] = []
     for s in config.sizes:
         try:
             hw = parse_size(s)
         except EdgeDenoiseError as exc:
-            rows.append(_failed("tflite", "*", None, str(s), None, str(exc)))
+            rows.append(failed_row("tflite", "*", None, str(s), None, str(exc)))
             continue
         if hw not in sizes:
             sizes.append(hw)
     threads = tuple(t for t in config.threads if int(t) > 0)
     for t in config.threads:
         if int(t) <= 0:
-            rows.append(_failed("tflite", "*", None, None, t, f"bad thread count {t}: must be 1 or more"))
+            rows.append(failed_row("tflite", "*", None, None, t, f"bad thread count {t}: must be 1 or more"))
     config = BenchConfig(**{**config.to_dict(), "threads": threads or (1,)})
     rows.extend(extra_rows)
     result.machine = machine_info()

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from tflite_fixtures import float_model, tflite_dir, uint8_model  # noqa: F401
 
-from edge_runtime.bench import BenchConfig, flag_rows, run_bench, time_engine, write_results, _row
+from edge_runtime.bench import BenchConfig, flag_rows, result_row, run_bench, time_engine, write_results
 
 SAMPLES = Path(__file__).resolve().parents[1] / "edge_runtime" / "samples"
 
@@ -78,7 +78,7 @@ def test_a_bad_row_is_marked_failed_while_the_rest_of_the_grid_runs(tmp_path, fl
 
 def test_a_quantized_file_slower_than_its_fp32_sibling_is_flagged_and_the_pareto_front_marked():
     def row(prec, p50, ssim):
-        return _row("tflite", "unet", prec, "128x128", 2, p50_ms=p50, ssim=ssim)
+        return result_row("tflite", "unet", prec, "128x128", 2, p50_ms=p50, ssim=ssim)
 
     rows = [row("fp32", 10.0, 0.80), row("int8", 12.0, 0.79), row("fp16", 10.2, 0.80), row("dynamic", 6.0, 0.78)]
     flag_rows(rows, {})
@@ -135,12 +135,15 @@ def test_device_report_is_merged_and_every_output_file_is_written(tmp_path, uint
     assert "| tiny | int8 | 64x64 | 4 | Raspberry Pi 5 Model B Rev 1.0 | 39.00 |" in md and "How this was measured" in md
 
 
-def test_the_test_split_matches_training(samples_dir):
-    from edge_runtime.bench import _split_of
-    from train.data import split_of
+def test_bench_measures_quality_on_the_test_split_training_holds_out(samples_dir):
+    from edge_runtime import bench
+    from edge_runtime.splits import split_of
+    from train import data
 
-    rels = [p.relative_to(samples_dir).as_posix() for p in sorted(samples_dir.rglob("*.jpg"))]
-    assert [_split_of(r) for r in rels] == [split_of(r) for r in rels]
+    assert data.split_of is split_of, "one hash split, shared by training and the device side"
+    folder, files, how = bench.test_split(BenchConfig(models=(), data=str(samples_dir)))
+    everything = [p.relative_to(samples_dir).as_posix() for p in sorted(samples_dir.rglob("*.jpg"))]
+    assert files == [r for r in everything if split_of(r) == "test"] and "test split" in how
 
 
 def test_bench_cli_repeat_mode_shows_every_run_once_with_tensorflow_blocked(tmp_path, float_model):

@@ -398,3 +398,20 @@ def test_selective_int8_keeps_the_named_ops_in_float_and_the_rest_in_int8(tmp_pa
     assert dtypes["CONV_2D"] == np.int8 and "DEQUANTIZE" in dtypes, "the convolutions around it are int8"
     plain, none = convert_int8_selective(model, calib, lambda interpreter: [])
     assert none == [] and plain != blob
+
+
+def test_no_module_imports_a_private_name_from_another():
+    """A leading underscore means 'this module only': shared helpers get a public name in the module that owns them
+    (the TFLite and ONNX paths share convert.report instead of importing each other's internals)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1]
+    found = []
+    for package in ("train", "convert", "edge_runtime", "tests"):
+        for path in sorted((root / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in (
+                        "train", "convert", "edge_runtime", "edge_denoise"):
+                    found += [f"{path.relative_to(root)}: {node.module}.{a.name}" for a in node.names
+                              if a.name.startswith("_") and not a.name.startswith("__")]
+    assert found == []

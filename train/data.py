@@ -19,21 +19,7 @@ from edge_runtime.atomic import write_json_atomic
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.images import center_square, decode_image, list_images
 from edge_runtime.noise import NoiseSpec
-
-SPLITS = ("train", "val", "test")
-DEFAULT_FRACTIONS = (0.8, 0.1, 0.1)
-
-
-def split_of(relpath: str, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> str:
-    """The split a file belongs to, from a hash of its relative POSIX path alone."""
-    digest = hashlib.sha256(relpath.encode("utf-8")).digest()
-    u = int.from_bytes(digest[:8], "big") / 2**64
-    if u < fractions[0]:
-        return "train"
-    if u < fractions[0] + fractions[1]:
-        return "val"
-    return "test"
-
+from edge_runtime.splits import DEFAULT_FRACTIONS, SPLITS, split_of  # noqa: F401  re-exported: the run's split
 
 def make_manifest(data_dir: str | Path, fractions: tuple[float, float, float] = DEFAULT_FRACTIONS) -> dict:
     """List every image below ``data_dir`` and assign it to train, val or test."""
