@@ -1,7 +1,7 @@
 """What a switching median in front of a trained model buys, per suite row, and at which threshold.
 
     .venv/bin/python experiments/impulse_stage.py runs/fastnet2w40_margin03_qat2/model.keras \
-        --data ../shared/data/pistachio --thresholds 0.2,0.3,0.4,0.5,0.6
+        --data DATA --thresholds 0.2,0.3,0.4,0.5,0.6
 
 Scores the model alone, then ``train.layers.ImpulseReject(threshold)`` followed by the same model
 (no retraining), and the stage alone, on the noise suite of ``eval --suite`` (the same noisy images
@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", help="a trained .keras model")
-    ap.add_argument("--data", default="../shared/data/pistachio")
+    ap.add_argument("--data", required=True, help="a folder of images in the data set's layout")
     ap.add_argument("--split-manifest", help="default: the manifest.json next to the model")
     ap.add_argument("--split", default="val")
     ap.add_argument("--size", type=int, default=128)

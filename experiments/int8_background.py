@@ -1,6 +1,6 @@
 """Where does int8 lose SSIM? Keras against its int8 conversion, on the black background and on the nut.
 
-    .venv/bin/python experiments/int8_background.py runs/fastnet2_blind_300/model.keras --noise gaussian:0.05
+    .venv/bin/python experiments/int8_background.py --data DATA runs/fastnet2_blind_300/model.keras --noise gaussian:0.05
 
 Converts the Keras model to int8 at --size (calibrated as `edge-denoise convert` does: --calib-noise on
 the training split's images), and once more with the output head and everything after it kept in
@@ -70,7 +70,7 @@ def head_steps(tflite: Path) -> dict[str, float]:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", type=Path, help="a run's model.keras")
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "pistachio"))
+    ap.add_argument("--data", required=True, help="a folder of images in the data set's layout")
     ap.add_argument("--noise", default="gaussian:0.05")
     ap.add_argument("--calib-noise", help="noise on the calibration images (default: the run's training noise)")
     ap.add_argument("--size", type=int, default=128)

@@ -1,6 +1,6 @@
 """Does keeping fastnet's residual stream in float rescue its int8 file at the camera's frame size? (An experiment.)
 
-    .venv/bin/python experiments/int8_float_stream.py fastnet --size 480x640 \
+    .venv/bin/python experiments/int8_float_stream.py --data DATA fastnet --size 480x640 \
         --ranges benchmarks/results/convert_fastnet_recovered_480x640_tuned.json \
         --reference edge_runtime/models/fastnet_dynamic_480x640.tflite --out benchmarks/results/int8_float_stream_480x640.json
 
@@ -107,7 +107,7 @@ def main() -> int:
     ap.add_argument("model", help="a quant-aware fastnet's model.keras, or a shipped name (fastnet)")
     ap.add_argument("--size", default="480x640")
     ap.add_argument("--ranges", type=Path, help="a convert report with range_tuning at --size (default: the trained ranges)")
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "pistachio"))
+    ap.add_argument("--data", required=True, help="a folder of images in the data set's layout")
     ap.add_argument("--gate-count", type=int, default=32)
     ap.add_argument("--calib-count", type=int, default=100)
     ap.add_argument("--rounds", type=int, default=40)

@@ -1,6 +1,6 @@
 """Which tensors' int8 rounding costs a quantization-aware model its SSIM? Simulated in Keras, group by group.
 
-    .venv/bin/python experiments/int8_layers.py runs/fastnet2w40_margin03_qat/model.keras
+    .venv/bin/python experiments/int8_layers.py --data DATA runs/fastnet2w40_margin03_qat/model.keras
 
 For a model trained with --quant-aware, turns its FakeQuant layers on outside training (the ranges
 training learnt, as convert exports them) for one group of tensors at a time (all, stem, the first
@@ -29,7 +29,7 @@ GROUPS = {"all": "_fq", "stem": "stem_fq", "block conv1": "_conv1_fq", "block co
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path, help="a --quant-aware run's model.keras")
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "pistachio"))
+    ap.add_argument("--data", required=True, help="a folder of images in the data set's layout")
     ap.add_argument("--noise", default="blind", help="noise on the test images (default: blind, as the gate)")
     ap.add_argument("--count", type=int, default=64)
     ap.add_argument("--size", type=int, default=128)

@@ -1,6 +1,6 @@
 """Which output layer lets a blind fastnet learn? The same short training with four heads.
 
-    .venv/bin/python experiments/output_heads.py --data ../shared/data/pistachio
+    .venv/bin/python experiments/output_heads.py --data DATA
 
 Trains fastnet (scale 2, width 32, 4 blocks) on the blind mixture for ``--epochs`` on ``--max-images``
 images per split, once per head, each in its own process, and records the last epoch's validation
@@ -58,7 +58,7 @@ run()
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "pistachio"))
+    ap.add_argument("--data", required=True, help="a folder of images in the data set's layout")
     ap.add_argument("--epochs", type=int, default=4)
     ap.add_argument("--max-images", type=int, default=300)
     ap.add_argument("--heads", nargs="+", default=list(HEADS), choices=HEADS)

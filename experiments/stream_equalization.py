@@ -1,6 +1,6 @@
 """Does equalizing fastnet's residual stream per channel cut its int8 loss? (An experiment; not in convert.)
 
-    .venv/bin/python experiments/stream_equalization.py train/pretrained/fastnet/model.keras --size 640 \
+    .venv/bin/python experiments/stream_equalization.py --data DATA train/pretrained/fastnet/model.keras --size 640 \
         --save runs/fastnet_equalized --out benchmarks/results/stream_equalization_640.json
 
 int8 gives each tensor one range, so in the residual stream (the stem, every block's second conv and
@@ -72,7 +72,7 @@ def equalize(model, scales: np.ndarray) -> None:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", type=Path, help="a quant-aware fastnet's model.keras (e.g. train/pretrained/fastnet)")
-    ap.add_argument("--data", default=str(ROOT.parent / "shared" / "data" / "pistachio"))
+    ap.add_argument("--data", required=True, help="a folder of images in the data set's layout")
     ap.add_argument("--size", type=int, default=640)
     ap.add_argument("--count", type=int, default=16)
     ap.add_argument("--percentile", type=float, default=99.9)

@@ -5,7 +5,7 @@
 # Needs runs/autoencoder and runs/unet from scripts/release/train_release.sh (steps 1).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DATA=${DATA:-../shared/data/pistachio}
+DATA=${DATA:?set DATA to a folder of the Pistachio Image Dataset (one subfolder per class)}
 ED=${ED:-.venv/bin/edge-denoise}
 PY=${PY:-.venv/bin/python}
 COMMON=(--data "$DATA" --size 128 --crop 64 --overwrite)
@@ -59,10 +59,10 @@ for run in fastnet2_blind_300 fastnet2w40_blind_300; do
   cp runs/$run/tflite/convert_report.json benchmarks/results/convert_${run}_128.json
 done
 # Where the loss sits:
-$PY experiments/int8_background.py runs/fastnet2_blind_300/model.keras
-$PY experiments/int8_background.py runs/fastnet2w40_blind_300/model.keras
-$PY experiments/int8_background.py runs/unet/model.keras
-$PY experiments/int8_background.py runs/fastnet2w40_blind_300/model.keras --calib-noise gaussian:0.1 \
+$PY experiments/int8_background.py --data "$DATA" runs/fastnet2_blind_300/model.keras
+$PY experiments/int8_background.py --data "$DATA" runs/fastnet2w40_blind_300/model.keras
+$PY experiments/int8_background.py --data "$DATA" runs/unet/model.keras
+$PY experiments/int8_background.py --data "$DATA" runs/fastnet2w40_blind_300/model.keras --calib-noise gaussian:0.1 \
   --out benchmarks/results/int8_background_fastnet2w40_blind_300_gausscalib.json
 
 # Making the blind fastnet survive int8 (on 2 CPU cores, fine-tuning the GPU run on 64x64 crops):
@@ -79,9 +79,9 @@ $ED train --model fastnet --width 40 --scale 2 --blocks 4 "${BLIND[@]}" --lr 5e-
   --init-from runs/fastnet2w40_margin03_qat/model.keras --background-margin 0.03 --quant-aware "${COMMON[@]}" \
   --out runs/fastnet2w40_margin03_qat2
 for run in fastnet2w40_margin03 fastnet2w40_margin03_qat; do
-  $PY experiments/int8_background.py runs/$run/model.keras
+  $PY experiments/int8_background.py --data "$DATA" runs/$run/model.keras
 done
-$PY experiments/int8_layers.py runs/fastnet2w40_margin03_qat/model.keras  # which tensors' rounding costs what
+$PY experiments/int8_layers.py --data "$DATA" runs/fastnet2w40_margin03_qat/model.keras  # which tensors' rounding costs what
 for run in fastnet2w40_margin03 fastnet2w40_margin03_qat fastnet2w40_margin03_qat2; do  # margin03 with fp16 too
   $ED convert runs/$run/model.keras --quant int8 --size 128 --data "$DATA" --name fastnet --out runs/$run/tflite || true
   cp runs/$run/tflite/convert_report.json benchmarks/results/convert_${run}_128.json
@@ -161,11 +161,11 @@ $ED convert train/pretrained/fastnet/model.keras --quant int8 --io uint8 --size 
   --data "$DATA" --name fastnet --tune-ranges 64 --out runs/recovered_vga_int8 || true
 cp runs/recovered_vga_int8/convert_report.json benchmarks/results/convert_fastnet_recovered_480x640_tuned.json
 #    where int8 loses at that scale, simulated group by group in Keras (640x640, 16 test images):
-$PY experiments/int8_layers.py train/pretrained/fastnet/model.keras --size 640 --count 16 \
+$PY experiments/int8_layers.py --data "$DATA" train/pretrained/fastnet/model.keras --size 640 --count 16 \
   --out benchmarks/results/int8_layers_fastnet_recovered_640.json
 #    Cross-layer equalization of that stream (float-exact; not in convert): simulated at 640 0.0148 -> 0.0117, but the
 #    tuned int8 files gain little: 0.0166 -> 0.0156 lost at 480x640 (still failing), 0.0076 -> 0.0072 at 128 (not shipped).
-$PY experiments/stream_equalization.py train/pretrained/fastnet/model.keras --size 640 --save runs/fastnet_equalized \
+$PY experiments/stream_equalization.py --data "$DATA" train/pretrained/fastnet/model.keras --size 640 --save runs/fastnet_equalized \
   --out benchmarks/results/stream_equalization_640.json
 $ED convert runs/fastnet_equalized/model.keras --quant int8 --size 128 --tune-ranges 64 --data "$DATA" --name fastnet \
   --out runs/fastnet_equalized/tflite128
@@ -185,7 +185,7 @@ cp runs/fastnet_qat480/tflite_vga/convert_report.json benchmarks/results/convert
 #    The residual stream kept in float inside the int8 file (selective quantization), gated and timed in turns:
 #    all int8 0.0166 lost, 48.0 ms; block adds float 0.0221, 54.3 ms; adds and second convs 0.0216, 118.7 ms; adds
 #    float with the tuned FakeQuant only on the conv inputs 0.0148, 53.7 ms; the shipped dynamic file 0.0053, 66.8 ms.
-$PY experiments/int8_float_stream.py fastnet --size 480x640 \
+$PY experiments/int8_float_stream.py --data "$DATA" fastnet --size 480x640 \
   --ranges benchmarks/results/convert_fastnet_recovered_480x640_tuned.json --reference edge_runtime/models/fastnet_dynamic_480x640.tflite \
   --out benchmarks/results/int8_float_stream_480x640.json
 

@@ -82,7 +82,7 @@ def run_one(name: str, args) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, default=ROOT.parent / "shared" / "data" / "pistachio")
+    ap.add_argument("--data", type=Path, help="a folder of images in the data set's layout (required to train)")
     ap.add_argument("--out", type=Path, default=ROOT / "runs")
     ap.add_argument("--minutes", type=float, default=7.0, help="training time per variant (they run at once)")
     ap.add_argument("--epochs", type=int, default=80, help="the cosine schedule's length")
@@ -96,6 +96,8 @@ def main() -> None:
         for name, settings in VARIANTS.items():
             print(name, settings)
         return
+    if args.data is None:
+        ap.error("--data DIR is required: a folder of images in the Pistachio Image Dataset's layout")
     if args.only:
         run_one(args.only, args)
         return

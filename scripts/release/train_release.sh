@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # How the shipped models in edge_runtime/models/ were made, start to finish.
-# Reads the full dataset from ../shared/data/pistachio (or DATA=...). Takes ~2.5 h on 2 CPU cores.
+# Reads the full dataset from DATA=path/to/pistachio. Takes ~2.5 h on 2 CPU cores.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-DATA=${DATA:-../shared/data/pistachio}
+DATA=${DATA:?set DATA to a folder of the Pistachio Image Dataset (one subfolder per class)}
 ED=${ED:-.venv/bin/edge-denoise}
 
 # 1. Train: the seed's autoencoder and the U-Net, on random 64x64 crops of 128x128 images, gaussian:0.1.
@@ -67,7 +67,6 @@ done
 .venv/bin/python benchmarks/runtime_fps.py --model edge_runtime/models/fastnet_dynamic_480x640.tflite --frames 60 --threads 2 --out benchmarks/results
 .venv/bin/python benchmarks/tflite_runtime_compat.py edge_runtime/models/*.tflite --json benchmarks/results/tflite_runtime_compat.json
 .venv/bin/python benchmarks/soak.py --model edge_runtime/models/autoencoder_int8_128x128.tflite --frames 50000 --out benchmarks/results/soak.json
-.venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak.json
 .venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak_fastnet_10m.json  # fastnet before its impulse stage
 .venv/bin/python benchmarks/metrics_soak.py --seconds 600 --out benchmarks/results/metrics_soak_fastnet_ir_10m.json  # the default now
 .venv/bin/python benchmarks/metrics_soak.py --model edge_runtime/models/fastnet_dynamic_480x640.tflite --seconds 1200 \
