@@ -1,7 +1,8 @@
 """Soak test of a service-like run: does memory stay flat while the metrics endpoint is scraped?
 
     .venv/bin/python benchmarks/metrics_soak.py                         # 600 s, the default shipped model
-    .venv/bin/python benchmarks/metrics_soak.py --seconds 60 --out benchmarks/results/metrics_soak_smoke60s.json
+    .venv/bin/python benchmarks/metrics_soak.py --model edge_runtime/models/fastnet_dynamic_480x640.tflite \
+        --seconds 600 --out benchmarks/results/metrics_soak_fastnet_dynamic_vga_stage_10m.json   # the camera's file
 
 Runs the device loop at full speed (no pacing) on a synthetic source for ``--seconds``, with what
 the systemd unit turns on: --metrics-port (scraped every ``--scrape-every`` s like a Prometheus
@@ -40,7 +41,7 @@ WARMUP_FRACTION = 0.15  # memory before this share of the run (allocator, caches
 
 def find_model(arg: str | None, tmp: Path) -> tuple[Path, str]:
     from edge_runtime.errors import EdgeDenoiseError
-    from edge_runtime.pipeline import resolve_model
+    from edge_runtime.zoo import resolve_model
 
     if arg:
         return resolve_model(arg), "given"

@@ -5,7 +5,8 @@ runs each given file there and in this interpreter's runtime (ai-edge-litert, el
 tflite-runtime) on the same input, and prints max |difference| per file as a table and JSON,
 plus the op versions and the converter's ``min_runtime_version`` from the flatbuffer.
 
-    .venv/bin/python benchmarks/tflite_runtime_compat.py runs/unet/tflite/*.tflite --json compat.json
+    .venv/bin/python benchmarks/tflite_runtime_compat.py edge_runtime/models/*.tflite \
+        --json benchmarks/results/tflite_runtime_compat.json
 
 tflite-runtime has no wheels for Python > 3.11 (TF#62003): there the script skips cleanly.
 """
@@ -147,9 +148,11 @@ def main() -> int:
     for r in rows:
         diff = f"{r['max_abs_diff']:.3g}" if "max_abs_diff" in r else "-"
         print(f"{Path(r['file']).name:<44} {str(r['loads']):>5} {diff:>10}  {r.get('min_runtime_version') or '?':<11}  {r.get('error', '')}")
-    print(json.dumps(rows, indent=2))
     if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+        from edge_runtime.atomic import write_json_atomic
+
+        write_json_atomic(args.json, rows)
+        print(f"wrote {args.json}")
     tmp.cleanup()
     return 0 if all(r["loads"] for r in rows) else 1
 
