@@ -147,7 +147,7 @@ def denoise_cmd(
     """Denoise image files, folders and videos into --out (atomic writes; existing outputs skipped)."""
     from edge_runtime.batch import denoise_files
     from edge_runtime.engine import load_engine
-    from edge_runtime.pipeline import resolve_model
+    from edge_runtime.zoo import resolve_model
 
     engine = load_engine(resolve_model(model, precision, _parse_model_size(model_size), notice=_notice), threads=threads,
                          delegate=delegate, backend=backend)

@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.engine import load_engine
-from edge_runtime.pipeline import FrameDenoiser, WindowedStageTimer, resolve_model
-from edge_runtime.zoo import DEFAULT_MODEL
+from edge_runtime.pipeline import FrameDenoiser, WindowedStageTimer
+from edge_runtime.zoo import DEFAULT_MODEL, resolve_model
 
 DENOISE_STAGES = ("preprocess", "invoke", "postprocess")
 

@@ -537,7 +537,7 @@ def _load_model(host: Host, ctx: dict):
         return ctx["engine"], ctx.get("model_check")
     from edge_runtime.engine import load_engine
     from edge_runtime.errors import EdgeDenoiseError
-    from edge_runtime.pipeline import resolve_model
+    from edge_runtime.zoo import resolve_model
 
     ctx["engine"] = None
     model = ctx.get("model")

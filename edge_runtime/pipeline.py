@@ -27,7 +27,7 @@ import numpy as np
 
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.timing import STAGES, StageTimer
-from edge_runtime.zoo import DEFAULT_MODEL
+from edge_runtime.zoo import DEFAULT_MODEL, resolve_model
 
 STATUS_EVERY_S = 0.5
 
@@ -253,53 +253,6 @@ class FrameDenoiser:
         self._out[...] = merged[: hw[0], : hw[1]]
         self.times = (pre, inv, post + clock() - a)
         return self._out
-
-
-# Where a shipped model has no file of the asked precision at a size, because that file failed the convert
-# gate there, the next precision down in integer work is used instead, with a notice: fastnet's int8 file at
-# 480x640 loses 0.017 SSIM, its dynamic-range one (int8 weights, float activations) 0.0053 (README).
-PRECISION_FALLBACK = {"int8": "dynamic"}
-
-
-def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, int] | None = None,
-                  live: bool = False, notice: Callable[[str], None] | None = None) -> Path:
-    """A .tflite path as given, or a shipped model found by name (``fastnet``, ``autoencoder``, ``unet``) through the zoo.
-
-    Among shipped files of that name and precision, ``size`` (H, W) picks one exactly; without it a
-    live camera gets the 480x640 (VGA) file and everything else the 128x128 one, else whatever exists.
-    At a size with no file of that precision, PRECISION_FALLBACK's is taken, and ``notice`` told.
-    """
-    text = str(model)
-    path = Path(text)
-    if path.suffix.lower() == ".tflite" or path.exists() or "/" in text or "\\" in text:
-        return path
-    from edge_runtime import zoo
-
-    models = [m for m in zoo.list_models() if m["name"] == text]
-    if not models:
-        have = sorted({m["name"] for m in zoo.list_models()}) or ["none"]
-        raise EdgeDenoiseError(f"--model {text}: no shipped model of that name (shipped: {', '.join(have)}); "
-                               f"or pass a file: --model path/to/model.tflite")
-    same = [m for m in models if m["precision"] == precision]
-    if not same:
-        have = sorted({m["precision"] for m in models})
-        raise EdgeDenoiseError(f"--model {text} --precision {precision}: not shipped; {text} comes as {', '.join(have)}")
-    preferred = [size] if size else ([(480, 640), (128, 128)] if live else [(128, 128), (480, 640)])
-    io_first = "uint8" if live else "float32"  # camera frames are uint8: no conversion, a quarter of the I/O memory
-    wanted_in_order = [p for p in (precision, PRECISION_FALLBACK.get(precision)) if p]
-    ordered = sorted(models, key=lambda m: (m["io_dtype"] != io_first, m["path"]))
-    for hw in preferred:
-        for wanted in wanted_in_order:
-            for m in ordered:
-                if m["precision"] == wanted and m["input_size"] and tuple(m["input_size"]) == tuple(hw):
-                    if wanted != precision and notice is not None:
-                        notice(f"{text} has no {precision} {hw[0]}x{hw[1]} file: running {Path(m['path']).name} "
-                               f"({wanted}: int8 weights, float activations)")
-                    return Path(m["path"])
-    if size:
-        have = sorted({f"{m['input_size'][0]}x{m['input_size'][1]}" for m in same if m["input_size"]})
-        raise EdgeDenoiseError(f"--model {text} --precision {precision}: no {size[0]}x{size[1]} file; shipped sizes: {', '.join(have)}")
-    return Path(sorted(same, key=lambda m: m["path"])[0]["path"])
 
 
 def _open_source_for(config: RunConfig, engine):

@@ -206,8 +206,8 @@ def test_metadata_and_engine_work_without_tensorflow(converted):
     code = BLOCK_TF + f"""
 import numpy as np
 from edge_runtime.engine import load_engine, read_metadata
-from edge_runtime.zoo import find_model, list_models
-path = find_model('unet_run0', 'int8', 32, paths=[{str(out)!r}])
+from edge_runtime.zoo import list_models, resolve_model
+path = resolve_model('unet_run0', 'int8', 32, paths=[{str(out)!r}])
 meta = read_metadata(path)
 assert meta['precision'] == 'int8' and meta['input_size'] == [32, 32], meta
 assert len(list_models([{str(out)!r}], shipped=False)) == 4
@@ -220,12 +220,16 @@ print('ok', y.shape)
     assert "ok (1, 32, 32, 3)" in proc.stdout
 
 
-def test_find_model_lists_what_exists_when_nothing_matches(converted):
-    from edge_runtime.zoo import find_model
+def test_resolving_a_converted_model_by_name_says_what_exists_when_nothing_matches(converted):
+    from edge_runtime.zoo import resolve_model
 
     out, _ = converted
-    with pytest.raises(EdgeDenoiseError, match=r"no model unet_run0 int8 64x64; available: .*unet_run0 fp32 32x32"):
-        find_model("unet_run0", "int8", (64, 64), paths=[out])
+    assert resolve_model("unet_run0", "fp32", (32, 32), paths=[out]) == out / "unet_run0_fp32_32x32.tflite"
+    with pytest.raises(EdgeDenoiseError, match=r"--model unet_run0 --precision int8: no 64x64 file; sizes: 32x32"):
+        resolve_model("unet_run0", "int8", (64, 64), paths=[out])
+    with pytest.raises(EdgeDenoiseError, match=r"--model unet_run1: no shipped or in .* model of that name "
+                                               r"\(available: .*unet_run0 fp32 32x32"):
+        resolve_model("unet_run1", "int8", paths=[out])
 
 
 # --- the CLI: one line per bad input ---------------------------------------------------------

@@ -133,7 +133,7 @@ def _shipped(folder: Path, name: str, precision: str, size: tuple[int, int], io:
 
 def test_a_camera_gets_the_dynamic_file_where_int8_failed_the_gate_at_vga_and_is_told(tmp_path, monkeypatch):
     from edge_runtime import zoo
-    from edge_runtime.pipeline import resolve_model
+    from edge_runtime.zoo import resolve_model
 
     monkeypatch.setattr(zoo, "SHIPPED_DIR", tmp_path)
     int8_128 = _shipped(tmp_path, "fastnet", "int8", (128, 128))
@@ -150,11 +150,27 @@ def test_a_camera_gets_the_dynamic_file_where_int8_failed_the_gate_at_vga_and_is
     assert len(notes) == 1
 
 
+def test_one_resolver_finds_a_conversion_of_ones_own_before_a_shipped_file_of_the_same_name(tmp_path, monkeypatch):
+    from edge_runtime import zoo
+    from edge_runtime.zoo import resolve_model
+
+    shipped, mine = tmp_path / "shipped", tmp_path / "mine"
+    (mine / "u8").mkdir(parents=True), shipped.mkdir()
+    monkeypatch.setattr(zoo, "SHIPPED_DIR", shipped)
+    _shipped(shipped, "fastnet", "int8", (128, 128))
+    local = _shipped(mine, "fastnet", "int8", (128, 128))
+    local_uint8 = _shipped(mine / "u8", "fastnet", "int8", (128, 128), io="uint8")
+
+    assert resolve_model("fastnet", "int8", 128, paths=[mine]) == local
+    assert resolve_model("fastnet", "int8", (128, 128), io="uint8", paths=[mine]) == local_uint8
+    assert resolve_model(str(local)) == local  # a path is taken as given
+
+
 def test_the_default_model_ships_a_file_for_cameras_and_for_files():
     """The default name resolves, with the default precision, to a gated VGA file for a live camera and
     a 128x128 int8 file for everything else (tiles), all from edge_runtime/models."""
     from edge_runtime.engine import read_metadata
-    from edge_runtime.pipeline import resolve_model
+    from edge_runtime.zoo import resolve_model
     from edge_runtime.zoo import DEFAULT_MODEL, SHIPPED_DIR
 
     camera = resolve_model(DEFAULT_MODEL, "int8", live=True, notice=lambda line: None)
