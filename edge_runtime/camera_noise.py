@@ -89,7 +89,7 @@ def camera_noise(image01: np.ndarray, gain: float, rng: np.random.Generator) -> 
     cam = np.clip(linear @ rgb_to_cam.T, 0.0, 1.0) / wb  # inverse white balance (gains above 1 darken)
     raw = mosaic(cam)
     k, r = shot_read(gain, rng)
-    raw = raw + rng.normal(0.0, 1.0, raw.shape).astype(np.float32) * np.sqrt(k * np.maximum(raw, 0.0) + r)
+    raw = raw + rng.standard_normal(raw.shape, dtype=np.float32) * np.sqrt(np.float32(k) * np.maximum(raw, 0.0) + np.float32(r))
     cam = demosaic(np.clip(raw, 0.0, 1.0)) * wb
     rgb = np.clip(cam @ np.linalg.inv(rgb_to_cam).T.astype(np.float32), 0.0, 1.0)
     out = smoothstep(np.clip(rgb, 1e-8, 1.0) ** (1.0 / 2.2)).astype(np.float32)

@@ -42,8 +42,8 @@ class TrainConfig:
     weights: str | None = None  # backbone_unet: local pretrained encoder weights (.h5 / .weights.h5)
     init_from: str | None = None  # start from this trained .keras model (same architecture): fine-tuning
     background_margin: float = 0.0  # fastnet: push the black background this far below 0 (train.losses.make_loss)
-    quant_aware: bool = False  # fastnet: simulate int8 rounding of every activation in training (train.layers.FakeQuant)
-    impulse_reject: bool = False  # fastnet: a switching median in front of the network (train.layers.ImpulseReject)
+    quant_aware: bool = False  # fastnet, camnet: simulate int8 rounding of every activation in training (train.layers.FakeQuant)
+    impulse_reject: bool = False  # fastnet, camnet: a switching median in front of the network (train.layers.ImpulseReject)
     # issue 8: batch_size and learning_rate are per replica; both scale with the replica count
     strategy: str = "auto"  # auto, mirrored or multiworker (train.distribute)
     peer_timeout: float = 120.0  # seconds to wait for a multi-worker peer or a collective op
@@ -64,6 +64,12 @@ class TrainConfig:
         elif self.model == "fastnet":
             kwargs.update(blocks=self.blocks, scale=self.scale, separable=self.separable)
             if self.quant_aware:  # absent from older runs' kwargs, which rebuild unchanged
+                kwargs["quant_aware"] = True
+            if self.impulse_reject:
+                kwargs["impulse_reject"] = True
+        elif self.model == "camnet":
+            kwargs = {"width": self.width, "residual": self.residual}
+            if self.quant_aware:
                 kwargs["quant_aware"] = True
             if self.impulse_reject:
                 kwargs["impulse_reject"] = True

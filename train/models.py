@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from train.camnet import build_camnet
+
 
 def build_autoencoder(width: int = 32, **_ignored) -> "keras.Model":  # noqa: F821
     """The seed's basic autoencoder: two Conv2D then MaxPooling2D to encode, UpSampling2D and Conv2D to decode."""
@@ -286,6 +288,7 @@ MODELS: dict[str, Callable[..., "keras.Model"]] = {  # noqa: F821
     "autoencoder": build_autoencoder,
     "unet": build_unet,
     "fastnet": build_fastnet,
+    "camnet": build_camnet,
     "backbone_unet": build_backbone_unet,
 }
 
@@ -310,4 +313,6 @@ def size_multiple(name: str, depth: int = 3, scale: int | None = None, unshuffle
         return int(scale or 4)
     if name == "backbone_unet":
         return 32
+    if name == "camnet":
+        return 8
     return 2**depth * int(unshuffle)

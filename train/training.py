@@ -306,12 +306,13 @@ def check_options(config: TrainConfig) -> None:
         raise EdgeDenoiseError(f"--scale {config.scale}: fastnet takes 2 or 4")
     if config.unshuffle not in (1, 2, 4) or (config.unshuffle != 1 and config.model != "unet"):
         raise EdgeDenoiseError(f"--unshuffle {config.unshuffle}: the U-Net takes 1, 2 or 4 (other models: leave it at 1)")
-    if config.quant_aware and config.model != "fastnet":
-        raise EdgeDenoiseError("--quant-aware: only fastnet takes it (other models: leave it off)")
-    if config.impulse_reject and config.model != "fastnet":
-        raise EdgeDenoiseError("--impulse-reject: only fastnet takes it (other models: leave it off)")
-    if config.background_margin < 0 or (config.background_margin and not (config.model == "fastnet" and config.residual)):
-        raise EdgeDenoiseError(f"--background-margin {config.background_margin:g}: fastnet with --residual takes a margin "
+    if config.quant_aware and config.model not in ("fastnet", "camnet"):
+        raise EdgeDenoiseError("--quant-aware: only fastnet and camnet take it (other models: leave it off)")
+    if config.impulse_reject and config.model not in ("fastnet", "camnet"):
+        raise EdgeDenoiseError("--impulse-reject: only fastnet and camnet take it (other models: leave it off)")
+    if config.background_margin < 0 or (config.background_margin and not (
+            config.model in ("fastnet", "camnet") and config.residual)):
+        raise EdgeDenoiseError(f"--background-margin {config.background_margin:g}: fastnet or camnet with --residual takes a margin "
                                "of 0 or more (other models: leave it at 0)")
     from train.distribute import STRATEGIES
 

@@ -1,0 +1,61 @@
+"""camnet: the camera denoiser, built to be int8 from the start.
+
+TFLite int8 gives every activation tensor one scale. A residual stream that carries the whole image
+plus small corrections loses most there (fastnet lost 0.015-0.02 SSIM at 480x640 in its block adds
+and second convs; docs/models.md). camnet avoids that by construction:
+
+- merges are concatenations, never additions, and a ReLU6 follows every conv that feeds a merge,
+  so each tensor holds features of one kind in a bounded range;
+- there is one image-space residual, at the output only (noisy input + predicted correction, clipped);
+- most MACs sit at 1/2 to 1/8 resolution in a U-Net of 3x3 convs (strided convs down, pixel shuffle up:
+  DEPTH_TO_SPACE, no weights, exact in int8);
+- no conv runs at full resolution: a pixel unshuffle (SPACE_TO_DEPTH) turns each 2x2 block into 12
+  channels, and the output conv predicts 12 channels that a pixel shuffle puts back. Thin convs at full
+  resolution cost far more in int8 than their MACs say: two of them (3 -> 12 at the input, 18 -> 3 at the
+  output) made the 480x640 int8 file 1.6x slower in a paired timing (experiments/README.md);
+- ``quant_aware`` puts a FakeQuant after every tensor the int8 file holds, for quantization-aware
+  training (train.layers.FakeQuant; identities outside training, so the float graph is the same).
+
+At the default width (24 at 1/2, 48 at 1/4, 96 at 1/8) it costs about 10.4k MACs per pixel, a third of
+fastnet's 31k.
+"""
+
+from __future__ import annotations
+
+
+def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: bool = False, residual: bool = True,
+                 **_ignored) -> "keras.Model":  # noqa: F821
+    """The camera denoiser: ``width`` channels at 1/2 resolution, doubling at 1/4 and 1/8."""
+    import keras
+    from keras import layers
+
+    from train.layers import ClipToUnit, FakeQuant, ImpulseReject, PixelShuffle
+
+    def q(t, name: str):
+        return FakeQuant(name=f"{name}_fq", dtype="float32")(t) if quant_aware else t
+
+    def conv(t, filters: int, name: str, strides: int = 1, activation: str | None = "relu6"):
+        out = layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation, name=name)(t)
+        return q(out, name)
+
+    w1, w2, w3 = width, 2 * width, 4 * width
+    inputs = keras.Input((None, None, 3), name="noisy")
+    source = ImpulseReject(name="impulse_reject")(inputs) if impulse_reject else inputs
+    h2 = conv(PixelShuffle(2, unshuffle=True, name="unshuffle")(source), w1, "stem")  # 1/2
+    h2 = conv(h2, w1, "enc2")
+    h4 = conv(h2, w2, "down4", strides=2)                              # 1/4
+    h4 = conv(h4, w2, "enc4")
+    h8 = conv(h4, w3, "down8", strides=2)                              # 1/8
+    h8 = conv(h8, w3, "enc8")
+    u4 = PixelShuffle(2, name="up4")(h8)                               # w3 / 4 channels at 1/4
+    u4 = conv(q(layers.Concatenate(name="merge4")([u4, h4]), "merge4"), w2, "dec4")
+    u2 = PixelShuffle(2, name="up2")(u4)                               # w2 / 4 at 1/2
+    u2 = conv(q(layers.Concatenate(name="merge2")([u2, h2]), "merge2"), w1, "dec2")
+    if residual:
+        delta = PixelShuffle(2, name="shuffle")(conv(u2, 12, "correction", activation=None))
+        x = q(layers.Add(name="residual")([source, delta]), "residual")
+        outputs = ClipToUnit(name="denoised", dtype="float32")(x)
+    else:
+        x = PixelShuffle(2, name="shuffle")(conv(u2, 12, "correction", activation=None))
+        outputs = layers.Activation("sigmoid", name="denoised", dtype="float32")(x)
+    return keras.Model(inputs, outputs, name="camnet")
