@@ -214,6 +214,8 @@ def eval_(
     noise = list(EVAL_SUITE) if suite else noise
     for n in noise:
         parse_noise(n)
+    if size <= 0:
+        raise EdgeDenoiseError(f"--size {size}: must be a positive number of pixels, e.g. 128")
     if not Path(model).exists():
         raise EdgeDenoiseError(f"{model}: no such model file")
     if split not in ("train", "val", "test", "all"):

@@ -54,6 +54,7 @@ def run_cmd(
     threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
     backend: Annotated[str, typer.Option(help="auto (LiteRT CompiledModel with low-memory XNNPACK where available, else the Interpreter), compiled or interpreter.")] = "auto",
+    fp16_arith: Annotated[bool, typer.Option("--fp16-arith", help="Compute float operators in fp16 (XNNPACK FORCE_FP16): ARMv8.2-A CPUs only (Pi 5, Orin), compiled backend; refused elsewhere.")] = False,
     tile: Annotated[Optional[bool], typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model (default: tile files, resize live).")] = None,
     overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 16,
     add_noise: Annotated[Optional[str], typer.Option("--add-noise", help="Corrupt clean frames first and report live SSIM/PSNR, e.g. gaussian:0.1.")] = None,
@@ -88,21 +89,13 @@ def run_cmd(
         uri = source
     else:
         raise EdgeDenoiseError("no input: give --camera 0, --source URI, or --demo to try it without a camera")
-    for name, value in (("--frames", frames), ("--duration", duration), ("--threads", threads), ("--keep", keep),
-                        ("--max-save-mb", max_save_mb), ("--log-interval", log_interval)):
-        if value is not None and value <= 0:
-            raise EdgeDenoiseError(f"{name} must be positive, got {value}")
-    if metrics_port is not None and not 0 <= metrics_port <= 65535:
-        raise EdgeDenoiseError(f"--metrics-port {metrics_port}: use a port number from 1 to 65535 (0: any free port)")
-    if (keep is not None or max_save_mb is not None) and not save:
-        raise EdgeDenoiseError("--keep and --max-save-mb rotate the frames of --save DIR: give --save too")
-    if min_free_mb < 0:
-        raise EdgeDenoiseError(f"--min-free-mb must be zero or more, got {min_free_mb}")
+    # RunConfig checks every value (its __post_init__), as it does for a Python caller of run()
     config = RunConfig(source=uri, model=model, precision=precision, model_size=_parse_model_size(model_size), threads=threads, delegate=delegate, backend=backend, tile=tile, overlap=overlap,
                        add_noise=add_noise, display=display, save=save, report=str(report) if report else None,
                        frames=frames, duration=duration, capture_size=_parse_size(capture_size), reconnect_s=reconnect,
                        metrics_port=metrics_port, metrics_host=metrics_host, log_json=str(log_json) if log_json else None,
-                       log_interval_s=log_interval, keep=keep, max_save_mb=max_save_mb, min_free_mb=min_free_mb)
+                       log_interval_s=log_interval, keep=keep, max_save_mb=max_save_mb, min_free_mb=min_free_mb,
+                       fp16_arith=fp16_arith)
     with err_console.status("starting", spinner="dots") as status:
         result = run(config, on_status=lambda line: status.update(line),
                      on_notice=_notice)
@@ -140,6 +133,7 @@ def denoise_cmd(
     threads: Annotated[int, typer.Option(help="Interpreter threads.")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
     backend: Annotated[str, typer.Option(help="auto (LiteRT CompiledModel with low-memory XNNPACK where available, else the Interpreter), compiled or interpreter.")] = "auto",
+    fp16_arith: Annotated[bool, typer.Option("--fp16-arith", help="Compute float operators in fp16 (XNNPACK FORCE_FP16): ARMv8.2-A CPUs only (Pi 5, Orin), compiled backend; refused elsewhere.")] = False,
     tile: Annotated[bool, typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model.")] = True,
     overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 16,
     overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
@@ -150,7 +144,7 @@ def denoise_cmd(
     from edge_runtime.zoo import resolve_model
 
     engine = load_engine(resolve_model(model, precision, _parse_model_size(model_size), notice=_notice), threads=threads,
-                         delegate=delegate, backend=backend)
+                         delegate=delegate, backend=backend, fp16_arith=fp16_arith)
 
     def on_item(status: str, path: str, note: str) -> None:
         if status == "failed":

@@ -46,3 +46,39 @@ def write_text_atomic(path: str | Path, text: str) -> None:
 def write_json_atomic(path: str | Path, data: Any) -> None:
     """Write pretty JSON to ``path`` atomically."""
     write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+def remove_stale_temps(path: str | Path) -> list[Path]:
+    """Delete the hidden temp files that a killed earlier write of ``path`` left next to it.
+
+    Two namings are ours: ``atomic_path``'s ``.NAME.<random>.tmp<suffix>`` and the video writer's
+    ``.STEM.<pid>.tmp<suffix>``; a temp file whose pid is a live process other than this one is
+    someone's write in progress and is left alone. Returns what was removed.
+    """
+    path = Path(path)
+    removed: list[Path] = []
+    if not path.parent.is_dir():
+        return removed
+    for prefix in (f".{path.name}.", f".{path.stem}."):
+        for stale in path.parent.glob(f"{prefix}*.tmp{path.suffix}"):
+            middle = stale.name[len(prefix):-len(f".tmp{path.suffix}")]
+            if not middle or "." in middle:  # another file's temp (x.y.mp4's when cleaning for x.mp4)
+                continue
+            if middle.isdigit() and int(middle) != os.getpid() and _pid_alive(int(middle)):
+                continue
+            try:
+                stale.unlink()
+                removed.append(stale)
+            except OSError:  # gone already, or a read-only folder: nothing to clean up there
+                pass
+    return removed

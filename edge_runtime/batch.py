@@ -13,7 +13,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.atomic import remove_stale_temps
+from edge_runtime.errors import EdgeDenoiseError, WriteError
 from edge_runtime.images import IMAGE_SUFFIXES
 from edge_runtime.sources import VIDEO_SUFFIXES
 from edge_runtime.signals import sigterm_as_keyboard_interrupt
@@ -43,9 +44,41 @@ class Job:
     kind: str  # "image" or "video"
 
 
+def _is_under(path: Path, root: Path) -> bool:
+    """True when ``path`` is ``root`` or inside it (both resolved)."""
+    return path == root or root in path.parents
+
+
+def glob_base(pattern: str) -> Path:
+    """The folder a glob starts from: its leading components without wildcards ('cams/*/img*.jpg' -> 'cams')."""
+    parts = Path(pattern).parts
+    fixed = []
+    for part in parts[:-1]:
+        if globlib.has_magic(part):
+            break
+        fixed.append(part)
+    return Path(*fixed) if fixed else Path(".")
+
+
+def output_roots(folder: Path, out_dir: Path) -> list[Path]:
+    """Where a batch writes below ``folder`` (resolved): never read back as input on a rerun.
+
+    ``denoise shots --out shots/dn`` writes into shots/dn, ``denoise shots --out shots`` into shots/shots.
+    """
+    folder, out_dir = folder.resolve(), out_dir.resolve()
+    return [root for root in (out_dir, out_dir / folder.name) if root != folder and _is_under(root, folder)]
+
+
 def plan_jobs(inputs: list[str | Path], out_dir: str | Path, report: BatchReport) -> list[Job]:
-    """Expand files, folders and globs into jobs; unusable inputs go to ``report.failed``."""
+    """Expand files, folders and globs into jobs; unusable inputs go to ``report.failed``.
+
+    Folders keep their relative paths under ``OUT/<folder name>``, globs theirs below the glob's
+    fixed folder (``cams/*/img*.jpg`` -> ``OUT/cam1/img001.jpg``), so no two inputs share a name.
+    Files already under the output folder (an earlier run's outputs) are never inputs, and a file
+    named twice is done once.
+    """
     out_dir = Path(out_dir)
+    out_resolved = out_dir.resolve()
     jobs: list[Job] = []
 
     def kind_of(p: Path) -> str | None:
@@ -64,14 +97,18 @@ def plan_jobs(inputs: list[str | Path], out_dir: str | Path, report: BatchReport
     for item in inputs:
         text = str(item)
         path = Path(text)
-        if any(c in text for c in "*?[") and not path.exists():
+        if globlib.has_magic(text) and not path.exists():
+            base = glob_base(text)
             matches = sorted(Path(p) for p in globlib.glob(text, recursive=True) if Path(p).is_file())
+            matches = [m for m in matches if not _is_under(m.resolve(), out_resolved)]
             if not matches:
                 report.failed.append((text, "no files match"))
             for m in matches:
-                add(m, Path(m.name))
+                add(m, m.relative_to(base) if base != Path(".") else m)
         elif path.is_dir():
-            files = [p for p in sorted(path.rglob("*")) if p.is_file() and kind_of(p)]
+            skip = output_roots(path, out_dir)
+            files = [p for p in sorted(path.rglob("*")) if p.is_file() and kind_of(p)
+                     and not any(_is_under(p.resolve(), root) for root in skip)]
             if not files:
                 report.failed.append((text, "folder has no images or videos"))
             for f in files:
@@ -83,9 +120,13 @@ def plan_jobs(inputs: list[str | Path], out_dir: str | Path, report: BatchReport
 
     inputs_resolved = {j.src.resolve() for j in jobs}
     seen: dict[Path, Path] = {}
+    seen_src: set[Path] = set()
     kept = []
     for job in jobs:
-        dst = job.dst.resolve()
+        src, dst = job.src.resolve(), job.dst.resolve()
+        if src in seen_src:  # the same file given twice (a file and its folder, or two globs): once is enough
+            continue
+        seen_src.add(src)
         if dst in inputs_resolved:
             report.failed.append((str(job.src), f"output {job.dst} would overwrite an input; choose another --out"))
         elif dst in seen:
@@ -124,7 +165,7 @@ def denoise_files(inputs: list[str | Path], out_dir: str | Path, engine, *, tile
     denoise = FrameDenoiser(engine, tile=tile, overlap=overlap)
     with sigterm_as_keyboard_interrupt():
         for job in jobs:
-            if job.dst.exists() and not overwrite:
+            if job.dst.exists() and not overwrite and _whole(job):
                 report.existing.append(str(job.dst))
                 on_item and on_item("exists", str(job.dst), "already there")
                 continue
@@ -132,15 +173,14 @@ def denoise_files(inputs: list[str | Path], out_dir: str | Path, engine, *, tile
             try:
                 if job.kind == "image":
                     frame = denoise(read_image_rgb(job.src))
-                    try:
-                        write_image_rgb(job.dst, frame)
-                    except EdgeDenoiseError as exc:  # disk full, read-only, gone: stop, the rest would fail too
-                        raise _stopped(exc, report) from None
+                    write_image_rgb(job.dst, frame)
                     report.frames += 1
                 else:
                     _denoise_video(job, denoise, report)
             except BatchStopped:
                 raise
+            except WriteError as exc:  # disk full, read-only, gone: stop, the rest would fail too
+                raise _stopped(exc, report) from None
             except OSError as exc:  # a write inside the video sink
                 raise _stopped(EdgeDenoiseError(f"{job.dst}: cannot write ({exc.strerror or exc})"), report) from None
             except EdgeDenoiseError as exc:
@@ -167,9 +207,12 @@ def _stopped(exc: EdgeDenoiseError, report: BatchReport) -> BatchStopped:
     return BatchStopped(f"{exc}; stopped after {done} file(s) written, all complete (rerun to continue)", report)
 
 
-def remove_stale_temps(dst: Path) -> None:
-    """Delete temp files a killed earlier run left for ``dst`` (atomic writes name them ``.NAME.*.tmp*``)."""
-    for pattern in (f".{dst.name}.*.tmp*", f".{dst.stem}.*.tmp{dst.suffix}"):
-        for stale in dst.parent.glob(pattern):
-            stale.unlink(missing_ok=True)
+def _whole(job: Job) -> bool:
+    """An existing output counts as done unless it is a video that does not read back whole
+    (one cut short by a full disk before videos were checked at the end of writing)."""
+    if job.kind != "video":
+        return True
+    from edge_runtime.sinks import video_problem
+
+    return video_problem(job.dst) is None
 

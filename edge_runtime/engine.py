@@ -137,11 +137,82 @@ def check_tflite_file(path: Path) -> None:
 
 
 BACKENDS = ("auto", "compiled", "interpreter")
+MAX_THREADS = 64
+DYNAMIC_START = 128  # a dynamic-shape model's first size, before the first frame resizes it
+
+
+def check_threads(threads: int) -> int:
+    """``threads`` as an int from 1 to MAX_THREADS, else one line saying what is allowed."""
+    if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= MAX_THREADS:
+        raise EdgeDenoiseError(f"--threads {threads}: use a whole number from 1 to {MAX_THREADS} "
+                               f"(about the number of CPU cores; this machine has {os.cpu_count()})")
+    return threads
+
+
+def _load_delegate(runtime: Runtime, delegate: str) -> list:
+    """[the loaded external delegate], or one line saying why not.
+
+    LiteRT's Delegate.__init__ fails half-way on a bad library and its __del__ then prints an
+    'Exception ignored' traceback when the half-made object is freed; that happens here, with the
+    traceback filtered, so the user sees only the one line.
+    """
+    import gc
+    import sys
+
+    if "/" in delegate and not Path(delegate).exists():  # a bare name (libedgetpu.so.1) is looked up by the loader
+        raise EdgeDenoiseError(f"--delegate {delegate}: no such file (give the path of the delegate's .so library)")
+    old_hook = sys.unraisablehook
+
+    def hook(unraisable) -> None:
+        if getattr(unraisable.object, "__qualname__", "") != "Delegate.__del__":
+            old_hook(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        try:
+            return [runtime.load_delegate(delegate)]
+        except (ValueError, OSError, RuntimeError) as exc:
+            message = _first_line(exc)
+        gc.collect()
+    finally:
+        sys.unraisablehook = old_hook
+    raise EdgeDenoiseError(f"{delegate}: cannot load delegate ({message})")
 # XNNPACK delegate flags (tensorflow/lite/delegates/xnnpack/xnnpack_delegate.h): quantized signed and
 # unsigned 8-bit operators, and indirection buffers rebuilt per run in a shared workspace instead of
 # one persistent buffer per convolution (8 bytes x 9 taps per output pixel: 22 MB per 3x3 conv at VGA).
 XNNPACK_QS8, XNNPACK_QU8, XNNPACK_TRANSIENT_INDIRECTION_BUFFER = 0x1, 0x2, 0x20
 COMPILED_XNNPACK_FLAGS = XNNPACK_QS8 | XNNPACK_QU8 | XNNPACK_TRANSIENT_INDIRECTION_BUFFER
+# --fp16-arith: XNNPACK runs the float operators in half precision (TFLITE_XNNPACK_DELEGATE_FLAG_FORCE_FP16).
+XNNPACK_FORCE_FP16 = 0x4
+# Linux arm64 AT_HWCAP bits for ARMv8.2-A half-precision arithmetic (scalar and Advanced SIMD).
+_AT_HWCAP, _HWCAP_FPHP, _HWCAP_ASIMDHP = 16, 1 << 9, 1 << 10
+
+
+def fp16_arith_problem() -> str | None:
+    """Why this CPU cannot compute in half precision (``--fp16-arith``), or None where it can.
+
+    XNNPACK's fp16 kernels need ARMv8.2-A fp16 arithmetic: the Pi 5's Cortex-A76 and Orin's A78
+    have it, the Pi 4's A72 does not. Read from the kernel's AT_HWCAP (qemu-user reports its
+    emulated CPU's there), not /proc/cpuinfo.
+    """
+    import ctypes
+    import platform
+    import sys
+
+    machine = platform.machine().lower()
+    if machine not in ("aarch64", "arm64"):
+        return f"this CPU ({machine}) is not 64-bit Arm, and only ARMv8.2-A Arm CPUs compute in fp16 here"
+    if sys.platform == "darwin":
+        return None  # every Apple silicon core has FEAT_FP16
+    try:
+        getauxval = ctypes.CDLL(None).getauxval
+        getauxval.restype, getauxval.argtypes = ctypes.c_ulong, [ctypes.c_ulong]
+        hwcap = int(getauxval(_AT_HWCAP))
+    except (OSError, AttributeError):
+        return "cannot read this CPU's features (no getauxval)"
+    if hwcap & _HWCAP_FPHP and hwcap & _HWCAP_ASIMDHP:
+        return None
+    return "this Arm CPU has no ARMv8.2-A fp16 arithmetic (fphp, asimdhp), e.g. the Pi 4's Cortex-A72"
 
 
 def _first_line(exc: BaseException) -> str:
@@ -279,14 +350,15 @@ class CompiledIO:
     so each run allocates its output array (one frame's worth) where the Interpreter hands out a view.
     """
 
-    def __init__(self, path: Path, threads: int, shape: tuple[int, ...], in_dtype: np.dtype, out_dtype: np.dtype):
+    def __init__(self, path: Path, threads: int, shape: tuple[int, ...], in_dtype: np.dtype, out_dtype: np.dtype,
+                 xnnpack_flags: int = COMPILED_XNNPACK_FLAGS):
         from ai_edge_litert.compiled_model import CompiledModel
         from ai_edge_litert.cpu_options import CpuOptions
         from ai_edge_litert.hardware_accelerator import HardwareAccelerator
         from ai_edge_litert.options import Options
 
         options = Options(hardware_accelerators=HardwareAccelerator.CPU,
-                          cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=COMPILED_XNNPACK_FLAGS))
+                          cpu_options=CpuOptions(num_threads=threads, xnnpack_flags=xnnpack_flags))
         self._x = np.zeros(shape, in_dtype)
         self._y = np.zeros(shape, out_dtype)
         # LiteRT sets itself up (environment, accelerators, XNNPACK plan) on the first run, so that
@@ -330,32 +402,40 @@ class CompiledIO:
 class TFLiteEngine:
     """One .tflite denoiser: fixed input HxWx3, float32 or integer I/O, quantization handled here."""
 
-    def __init__(self, path: str | Path, threads: int = 2, delegate: str | None = None, backend: str = "auto"):
+    def __init__(self, path: str | Path, threads: int = 2, delegate: str | None = None, backend: str = "auto",
+                 fp16_arith: bool = False):
         self.path = Path(path)
+        self.fp16_arith = bool(fp16_arith)
+        problem = fp16_arith_problem() if self.fp16_arith else None
+        if problem:
+            raise EdgeDenoiseError(f"--fp16-arith: {problem}; run without it (fp32 arithmetic)")
         check_tflite_file(self.path)
         self.runtime = find_runtime()
         self.metadata = read_metadata(self.path)
         problem = runtime_problem(self.metadata, self.runtime.name, self.runtime.version)
         if problem:  # refuse before the interpreter fails with "Didn't find op for builtin opcode"
             raise EdgeDenoiseError(f"{self.path}: this model {problem}")
-        delegates = None
-        if delegate:
-            try:
-                delegates = [self.runtime.load_delegate(delegate)]
-            except (ValueError, OSError) as exc:
-                raise EdgeDenoiseError(f"{delegate}: cannot load delegate ({exc})") from None
+        self.threads = check_threads(threads)
+        delegates = _load_delegate(self.runtime, delegate) if delegate else None
         self.backend = choose_backend(backend, self.runtime, delegate)
         self.backend_note = ""
-        self.threads = int(threads)
         self._delegates = delegates
         try:
             # The Interpreter reads the graph (I/O details); it is also what runs it, unless compiled.
-            interpreter = self.runtime.interpreter_class(
-                model_path=str(self.path), num_threads=self.threads, experimental_delegates=delegates
-            )
+            # Kept quiet: LiteRT logs 'Created TensorFlow Lite XNNPACK delegate for CPU.' to fd 2.
+            with _quiet_native_stderr():
+                interpreter = self.runtime.interpreter_class(
+                    model_path=str(self.path), num_threads=self.threads, experimental_delegates=delegates
+                )
         except (ValueError, RuntimeError) as exc:
             raise EdgeDenoiseError(f"{self.path}: the interpreter cannot load this model ({_first_line(exc)})") from None
         inputs, outputs = interpreter.get_input_details(), interpreter.get_output_details()
+        self.dynamic = _is_dynamic(inputs)
+        if self.dynamic and self.backend == "compiled":  # CompiledModel runs the shapes the file was made with
+            if wanted_backend(backend) == "compiled":
+                raise EdgeDenoiseError(f"{self.path}: a dynamic-shape model ([-1, -1, -1, 3] input) needs "
+                                       "--backend interpreter, which resizes it to each frame")
+            self.backend, self.backend_note = "interpreter", "dynamic-shape model: run by the Interpreter, resized to each frame"
         self._interpreter = interpreter if self.backend == "interpreter" else None
         del interpreter  # compiled: freed before the compiled model allocates (peak RSS)
         if len(inputs) != 1 or len(outputs) != 1:
@@ -365,6 +445,10 @@ class TFLiteEngine:
         out_shape = tuple(int(v) for v in self._out["shape"])
         if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
             raise EdgeDenoiseError(f"{self.path}: input shape {list(shape)} is not [1, H, W, 3] (an RGB denoiser)")
+        if self.dynamic:  # [1, 1, 1, 3] until resized: start at the sidecar's size (or 128) and check the output there
+            size = self.metadata.get("input_size") or [DYNAMIC_START, DYNAMIC_START]
+            shape = out_shape = (1, int(size[0]), int(size[1]), 3)
+            self._interpreter.resize_tensor_input(self._in["index"], list(shape), strict=True)
         if out_shape != shape:
             raise EdgeDenoiseError(f"{self.path}: output shape {list(out_shape)} differs from input shape {list(shape)}")
         self.delegate = delegate
@@ -380,20 +464,57 @@ class TFLiteEngine:
     def _open_io(self, shape: tuple[int, ...], requested: str):
         """The compiled model, or the Interpreter; ``auto`` falls back to the Interpreter when LiteRT
         cannot compile a file (an op its CPU accelerator lacks), asking for ``compiled`` does not."""
+        if self.fp16_arith and self.backend != "compiled":
+            raise EdgeDenoiseError(f"{self.path}: --fp16-arith needs the compiled backend (ai-edge-litert 2.x, which "
+                                   f"passes XNNPACK flags); this run would use the {self.backend}")
         if self.backend == "compiled":
             try:
-                return CompiledIO(self.path, self.threads, shape, self.input_dtype, self.output_dtype)
+                flags = COMPILED_XNNPACK_FLAGS | (XNNPACK_FORCE_FP16 if self.fp16_arith else 0)
+                return CompiledIO(self.path, self.threads, shape, self.input_dtype, self.output_dtype, flags)
             except EdgeDenoiseError as exc:
-                if wanted_backend(requested) == "compiled":
+                if wanted_backend(requested) == "compiled" or self.fp16_arith:
                     raise
                 self.backend, self.backend_note = "interpreter", f"compiled backend unavailable: {exc}"
                 self._interpreter = None
         interpreter = self.interpreter
         try:
-            interpreter.allocate_tensors()
+            with _quiet_native_stderr():
+                interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise EdgeDenoiseError(f"{self.path}: the interpreter cannot load this model ({_first_line(exc)})") from None
+        if self.dynamic:
+            self._check_resized_output(shape[1:3])
         return InterpreterIO(interpreter, self._in["index"], self._out["index"])
+
+    def _check_resized_output(self, hw: tuple[int, int]) -> None:
+        out_shape = [int(v) for v in self.interpreter.get_output_details()[0]["shape"]]
+        if out_shape != [1, hw[0], hw[1], 3]:
+            raise EdgeDenoiseError(f"{self.path}: at {hw[0]}x{hw[1]} this dynamic-shape model outputs {out_shape}, "
+                                   f"not [1, {hw[0]}, {hw[1]}, 3]: not a same-size denoiser")
+
+    def resize_input(self, hw: tuple[int, int]) -> None:
+        """Resize a dynamic-shape model's input (and so its output) to ``hw``; the frame path follows.
+
+        A fully convolutional denoiser exported with a (None, None, 3) input loads as [1, 1, 1, 3];
+        run at that shape it would see 1x1 tiles and return a wrong image without an error.
+        """
+        hw = (int(hw[0]), int(hw[1]))
+        if hw == self.input_hw:
+            return
+        if not self.dynamic:
+            raise EdgeDenoiseError(f"{self.path}: fixed {self.input_hw[0]}x{self.input_hw[1]} input, cannot take {hw[0]}x{hw[1]}")
+        interpreter = self.interpreter
+        try:
+            with _quiet_native_stderr():
+                interpreter.resize_tensor_input(self._in["index"], [1, hw[0], hw[1], 3], strict=True)
+                interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise EdgeDenoiseError(f"{self.path}: cannot run this dynamic-shape model at {hw[0]}x{hw[1]} "
+                                   f"({_first_line(exc)})") from None
+        self._check_resized_output(hw)
+        self._io = InterpreterIO(interpreter, self._in["index"], self._out["index"])
+        self.input_hw = hw
+        self._prepare_frame_path()
 
     @property
     def interpreter(self):
@@ -496,7 +617,7 @@ class TFLiteEngine:
             "input_dtype": str(self.input_dtype), "output_dtype": str(self.output_dtype),
             "zero_copy_input": self.zero_copy_input, "threads": self.threads, "delegate": self.delegate,
             "runtime": self.runtime.name, "runtime_version": self.runtime.version, "backend": self.backend,
-            "backend_note": self.backend_note,
+            "backend_note": self.backend_note, "fp16_arith": self.fp16_arith,
             "metadata": self.metadata,
         }
 
@@ -534,6 +655,13 @@ class TFLiteEngine:
         return np.stack([self.denoise01(x) for x in batch01])
 
 
-def load_engine(path: str | Path, threads: int = 2, delegate: str | None = None, backend: str = "auto") -> TFLiteEngine:
+def _is_dynamic(inputs: list[dict]) -> bool:
+    """True when the input's height or width is -1 in the shape signature (a (None, None, 3) Keras input)."""
+    signature = inputs[0].get("shape_signature") if inputs else None
+    return signature is not None and len(signature) == 4 and (int(signature[1]) < 0 or int(signature[2]) < 0)
+
+
+def load_engine(path: str | Path, threads: int = 2, delegate: str | None = None, backend: str = "auto",
+                fp16_arith: bool = False) -> TFLiteEngine:
     """Load a .tflite denoiser with ``threads`` CPU threads (XNNPACK on by default); see ``choose_backend``."""
-    return TFLiteEngine(path, threads=threads, delegate=delegate, backend=backend)
+    return TFLiteEngine(path, threads=threads, delegate=delegate, backend=backend, fp16_arith=fp16_arith)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.errors import EdgeDenoiseError, WriteError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # Refuse absurd images before decoding them: 50 megapixels is ~150 MB as RGB uint8.
@@ -139,7 +139,7 @@ def write_image_rgb(path: str | Path, frame_rgb: np.ndarray) -> None:
         with atomic_path(path) as tmp:
             tmp.write_bytes(buf.tobytes())
     except OSError as exc:  # disk full, read-only file system: the old file (if any) is intact
-        raise EdgeDenoiseError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        raise WriteError(f"{path}: cannot write ({exc.strerror or exc})", exc.errno) from None
 
 
 def center_square(frame_rgb: np.ndarray, size: int) -> np.ndarray:

@@ -15,6 +15,7 @@ and ``--save DIR --keep N`` rotates while a disk guard stops saving before the d
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 import time
@@ -43,6 +44,7 @@ class RunConfig:
     threads: int = 2
     delegate: str | None = None
     backend: str = "auto"  # engine backend: auto (CompiledModel where available), compiled, interpreter
+    fp16_arith: bool = False  # XNNPACK computes float operators in fp16 (ARMv8.2-A CPUs: Pi 5, Orin; compiled backend)
     tile: bool | None = None  # None: tile files at full resolution, resize live frames
     overlap: int = 16
     add_noise: str | None = None
@@ -61,6 +63,28 @@ class RunConfig:
     keep: int | None = None  # --save DIR: keep the newest N frames
     max_save_mb: float | None = None  # --save DIR: keep at most this many MiB of frames
     min_free_mb: float = 200.0  # stop saving (and keep denoising) below this much free disk
+
+    def __post_init__(self) -> None:
+        """Refuse impossible values here, so a Python caller of ``run`` gets the CLI's checks."""
+        from edge_runtime.engine import check_threads
+
+        check_threads(self.threads)
+        for name, value in (("--frames", self.frames), ("--duration", self.duration), ("--keep", self.keep),
+                            ("--max-save-mb", self.max_save_mb), ("--log-interval", self.log_interval_s)):
+            if value is not None and not value > 0:  # 'not >' also refuses NaN
+                raise EdgeDenoiseError(f"{name} must be positive, got {value}")
+        for name, value in (("--overlap", self.overlap), ("--reconnect", self.reconnect_s),
+                            ("--min-free-mb", self.min_free_mb)):
+            if not value >= 0:
+                raise EdgeDenoiseError(f"{name} must be zero or more, got {value}")
+        if self.metrics_port is not None and not 0 <= self.metrics_port <= 65535:
+            raise EdgeDenoiseError(f"--metrics-port {self.metrics_port}: use a port number from 1 to 65535 "
+                                   f"(0: any free port)")
+        if (self.keep is not None or self.max_save_mb is not None) and not self.save:
+            raise EdgeDenoiseError("--keep and --max-save-mb rotate the frames of --save DIR: give --save too")
+        for name, size in (("--model-size", self.model_size), ("--capture-size", self.capture_size)):
+            if size is not None and (len(size) != 2 or min(size) <= 0):
+                raise EdgeDenoiseError(f"{name} {size}: both sides must be positive")
 
 
 @dataclass
@@ -166,16 +190,51 @@ class WindowedStageTimer(StageTimer):
         return out
 
 
+# A dynamic-shape model runs a whole frame up to this many pixels, larger frames in tiles of DYNAMIC_TILE
+# (its activations grow with the input); sizes are rounded up to DYNAMIC_MULTIPLE for its poolings.
+DYNAMIC_MAX_PIXELS = 1024 * 1024
+DYNAMIC_TILE = 512
+DYNAMIC_MULTIPLE = 32
+
+
+def max_overlap(tile_hw: tuple[int, int]) -> int:
+    """The largest --overlap for tiles of ``tile_hw``: under half a tile, so tiles at most double per axis."""
+    return max(0, (min(tile_hw) - 1) // 2)
+
+
+def check_overlap(overlap: int, tile_hw: tuple[int, int], model: str | Path = "") -> int:
+    """``overlap`` when it is from 0 to max_overlap(tile_hw), else one line (125 of 128 meant 43 s a frame)."""
+    top = max_overlap(tile_hw)
+    if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap <= top:
+        of = f" for {model}'s" if model else " for"
+        raise EdgeDenoiseError(f"--overlap {overlap}: use 0 to {top} pixels{of} {tile_hw[0]}x{tile_hw[1]} tiles "
+                               f"(under half a tile; the default is 16)")
+    return overlap
+
+
+def _round_up(n: int, k: int) -> int:
+    return -(-n // k) * k
+
+
 class FrameDenoiser:
     """Any-size uint8 RGB frame -> denoised uint8 RGB frame of the same size, through one engine.
 
     Resize mode scales to the model's input and back; tile mode runs overlapping model-sized tiles
-    at full resolution and blends them. Buffers are made once per frame size and reused; the time
-    of each stage of the last call is in ``times`` (preprocess, invoke, postprocess).
+    at full resolution and blends them a row of tiles at a time (tiling.BandMerger), so memory for
+    a huge frame is its uint8 input and output plus one band. A dynamic-shape model is resized to
+    the frame (tiles of DYNAMIC_TILE above DYNAMIC_MAX_PIXELS). Buffers are made once per frame size
+    and reused; the time of each stage of the last call is in ``times`` (preprocess, invoke,
+    postprocess). ``should_stop()`` is asked before every tile: when it says yes the call returns
+    None at once, so a stop signal is honoured within a tile, not a frame.
     """
 
-    def __init__(self, engine, tile: bool = False, overlap: int = 16, clock=time.perf_counter):
-        self.engine, self.tile, self.overlap, self.clock = engine, tile, overlap, clock
+    def __init__(self, engine, tile: bool = False, overlap: int = 16, clock=time.perf_counter, should_stop=None):
+        self.engine, self.clock = engine, clock
+        self.dynamic = bool(getattr(engine, "dynamic", False))
+        self.tile = tile or self.dynamic  # tiles of a resized fully convolutional model are exact, resizing is not
+        tile_hw = (DYNAMIC_TILE, DYNAMIC_TILE) if self.dynamic else engine.input_hw
+        self.overlap = check_overlap(overlap, tile_hw, getattr(engine, "path", ""))
+        self.should_stop = should_stop or (lambda: False)
         # Scratch made by _prepare only for the frame sizes that need it (0.9 MB each at VGA).
         self._model_in = self._model_out = None
         self._tile01: np.ndarray | None = None  # float scratch for blending, made only when tiling
@@ -184,18 +243,22 @@ class FrameDenoiser:
         self.tiles_per_frame = 1
 
     def _prepare(self, hw: tuple[int, int]) -> None:
-        from edge_runtime.tiling import TileMerger
+        from edge_runtime.tiling import BandMerger
 
         self._size = hw
         self._out = np.empty((*hw, 3), np.uint8)
+        if self.dynamic:
+            whole = hw[0] * hw[1] <= DYNAMIC_MAX_PIXELS
+            side = (lambda n: _round_up(n, DYNAMIC_MULTIPLE)) if whole else (lambda n: min(_round_up(n, DYNAMIC_MULTIPLE), DYNAMIC_TILE))
+            self.engine.resize_input((side(hw[0]), side(hw[1])))
+            self._tile01 = None
         mh, mw = self.engine.input_hw
         if hw != (mh, mw) and not self.tile and self._model_in is None:
             self._model_in = np.empty((mh, mw, 3), np.uint8)
             self._model_out = np.empty((mh, mw, 3), np.uint8)
         if self.tile and hw != (mh, mw):
             padded = (max(hw[0], mh), max(hw[1], mw))
-            self._merger = TileMerger(padded, (mh, mw), self.overlap)
-            self._merged = np.empty((*padded, 3), np.float32)
+            self._merger = BandMerger(padded, (mh, mw), self.overlap)
             if self._tile01 is None:
                 self._tile01 = np.empty((mh, mw, 3), np.float32)
             self.tiles_per_frame = len(self._merger.positions)
@@ -203,7 +266,7 @@ class FrameDenoiser:
             self._merger = None
             self.tiles_per_frame = 1
 
-    def __call__(self, frame_rgb: np.ndarray) -> np.ndarray:
+    def __call__(self, frame_rgb: np.ndarray) -> np.ndarray | None:
         import cv2
 
         clock, engine = self.clock, self.engine
@@ -234,23 +297,22 @@ class FrameDenoiser:
         image = pad_to_tile(frame_rgb, engine.input_hw)
         mh, mw = engine.input_hw
         pre = inv = post = 0.0
-        self._merger.reset()
-        for top, left in self._merger.positions:
+        merger = self._merger
+        merger.start(self._out)
+        for top, left in merger.positions:
+            if self.should_stop():
+                return None
             a = clock()
             engine.set_input_frame(image[top:top + mh, left:left + mw])
             b = clock()
             engine.invoke()
             c = clock()
             engine.get_output01_into(self._tile01)
-            self._merger.add(self._tile01, top, left)
+            merger.add(self._tile01, top, left)
             d = clock()
             pre, inv, post = pre + b - a, inv + c - b, post + d - c
         a = clock()
-        merged = self._merger.result(self._merged)
-        merged *= 255.0
-        np.rint(merged, out=merged)
-        np.clip(merged, 0, 255, out=merged)
-        self._out[...] = merged[: hw[0], : hw[1]]
+        merger.finish()
         self.times = (pre, inv, post + clock() - a)
         return self._out
 
@@ -262,7 +324,7 @@ def _open_source_for(config: RunConfig, engine):
     size = config.capture_size
     if size is None and spec.kind in ("camera", "picamera2", "csi", "demo"):
         size = (engine.input_hw[1], engine.input_hw[0])  # ask the camera for what the model takes
-    return open_source(config.source, size=size, reconnect_s=config.reconnect_s)
+    return open_source(config.source, size=size, reconnect_s=config.reconnect_s, exclude=config.save)
 
 
 def _status_line(frames: int, elapsed: float, timer: StageTimer, source, quality: dict | None) -> str:
@@ -362,16 +424,22 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             from edge_runtime.sources import parse_uri
 
             live = parse_uri(config.source).live
-            engine = load_engine(resolve_model(config.model, config.precision, config.model_size, live, on_notice),
-                                 threads=config.threads, delegate=config.delegate, backend=config.backend)
+            engine = load_engine(resolve_model(config.model, config.precision, config.model_size, live, notice),
+                                 threads=config.threads, delegate=config.delegate, backend=config.backend,
+                                 fp16_arith=config.fp16_arith)
         report.model = engine.describe()
+        if getattr(engine, "backend_note", ""):
+            notice(engine.backend_note)
+        cores = os.cpu_count() or 0
+        if cores and config.threads > cores:
+            notice(f"--threads {config.threads} on {cores} CPU cores: more threads than cores usually slows the model")
         if source is None:
             source = _open_source_for(config, engine)
         report.source = source.uri
         if hasattr(source, "should_stop"):
             source.should_stop = lambda: bool(flag)
         tile = (not source.live) if config.tile is None else config.tile
-        denoise = FrameDenoiser(engine, tile=tile, overlap=config.overlap)
+        denoise = FrameDenoiser(engine, tile=tile, overlap=config.overlap, should_stop=lambda: bool(flag))
         if sink is None:
             from edge_runtime.sinks import open_sink
 
@@ -384,7 +452,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
 
             telemetry = Telemetry(config.metrics_port, config.metrics_host, config.log_json, config.log_interval_s,
                                   labels={"model": engine.name, "runtime": engine.runtime.name,
-                                          "runtime_version": engine.runtime.version, "source": source.uri})
+                                          "runtime_version": engine.runtime.version, "source": source.uri},
+                                  on_notice=notice)
             report.metrics_url = telemetry.url
             if telemetry.url:
                 notice(f"metrics: {telemetry.url}")
@@ -420,6 +489,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             else:
                 noisy = clean
             denoised = denoise(noisy)
+            if denoised is None:  # a signal arrived between two tiles: this frame is dropped unfinished
+                break
             pre, inv, post = denoise.times
             timer.record("preprocess", pre)
             timer.record("invoke", inv)
@@ -461,7 +532,13 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             failed = error is not None and not isinstance(error, KeyboardInterrupt)
             telemetry.close(_snapshot(frames, source, sink, quality_now), timer, flag.reason, error=failed)
         if sink is not None and own_sink:
-            (sink.abort if error is not None and not isinstance(error, KeyboardInterrupt) else sink.close)()
+            try:
+                (sink.abort if error is not None and not isinstance(error, KeyboardInterrupt) else sink.close)()
+            except EdgeDenoiseError as exc:  # a video that did not read back whole was removed: say so, exit non-zero
+                notice(str(exc))
+                report.output = None
+                if error is None:
+                    error = exc
         if source is not None:
             report.frames_read, report.dropped, report.corrupt = source.frames_read, source.dropped, source.corrupt
             report.skipped = list(source.skipped[:50])

@@ -11,6 +11,7 @@ says so once, and the run keeps denoising.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.errors import EdgeDenoiseError, WriteError
 from edge_runtime.images import IMAGE_SUFFIXES
 from edge_runtime.sources import VIDEO_SUFFIXES
 
@@ -56,10 +57,39 @@ class FrameSink:
             self.abort()
 
 
+def video_problem(path: str | Path, frames: int | None = None) -> str | None:
+    """Why the video at ``path`` is not whole (unreadable, frames missing, last frame unreadable), or None.
+
+    ``frames``: how many it must hold; None: at least one. A video cut short by a full disk or a
+    power cut has no index (mp4's moov atom) or fewer frames than were written.
+    """
+    import cv2
+
+    cap = cv2.VideoCapture(str(path))
+    try:
+        if not cap.isOpened():
+            return "cannot be read back (no index: cut short?)"
+        count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        if count <= 0 or (frames is not None and count != frames):
+            return f"{count} of {frames if frames is not None else 'its'} frames readable"
+        cap.set(cv2.CAP_PROP_POS_FRAMES, count - 1)
+        ok, _ = cap.read()
+        return None if ok else "its last frame is unreadable"
+    finally:
+        cap.release()
+
+
 class VideoFileSink(FrameSink):
-    """A video file (mp4v for .mp4/.mov, MJPG for .avi/.mkv) opened at the first frame's size."""
+    """A video file (mp4v for .mp4/.mov, MJPG for .avi/.mkv) opened at the first frame's size.
+
+    Written to ``.STEM.<pid>.tmp.SUFFIX`` and, on ``close()``, finalized, read back (frame count and
+    last frame checked) and only then renamed: a video is whole or absent. Temp files that a killed
+    earlier run left for the same target are removed when the sink is made.
+    """
 
     def __init__(self, path: str | Path, fps: float | None = None):
+        from edge_runtime.atomic import remove_stale_temps
+
         self.path = Path(path)
         self.target = str(self.path)
         self.fps = float(fps) if fps and fps > 0 else 30.0
@@ -67,33 +97,48 @@ class VideoFileSink(FrameSink):
         self._writer = None
         self._tmp = self.path.with_name(f".{self.path.stem}.{os.getpid()}.tmp{self.path.suffix}")
         self._bgr = None
+        remove_stale_temps(self.path)
+
+    def _open(self, h: int, w: int) -> None:
+        import cv2
+
+        try:  # a folder we cannot write is a save error (the disk guard pauses saving), not a format problem
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self._tmp, "wb"):
+                pass
+        except OSError as exc:
+            raise WriteError(f"{self.path}: cannot write ({exc.strerror or exc})", exc.errno) from None
+        fourcc = cv2.VideoWriter_fourcc(*FOURCC.get(self.path.suffix.lower(), "mp4v"))
+        self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
+        if not self._writer.isOpened():
+            self._writer = None
+            self._tmp.unlink(missing_ok=True)
+            raise EdgeDenoiseError(f"{self.path}: cannot write this video format (try .mp4 or .avi)")
+        self._size = (h, w)
+        self._bgr = np.empty((h, w, 3), np.uint8)
 
     def write(self, frame_rgb, noisy_rgb=None, status=None) -> None:
         import cv2
 
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            h, w = frame_rgb.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*FOURCC.get(self.path.suffix.lower(), "mp4v"))
-            self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
-            if not self._writer.isOpened():
-                self._writer = None
-                raise EdgeDenoiseError(f"{self.path}: cannot write this video format (try .mp4 or .avi)")
-            self._size = (h, w)
-            self._bgr = np.empty((h, w, 3), np.uint8)
+            self._open(*frame_rgb.shape[:2])
         if frame_rgb.shape[:2] != self._size:
-            import cv2 as _cv2
-
-            frame_rgb = _cv2.resize(frame_rgb, (self._size[1], self._size[0]), interpolation=_cv2.INTER_AREA)
+            frame_rgb = cv2.resize(frame_rgb, (self._size[1], self._size[0]), interpolation=cv2.INTER_AREA)
         cv2.cvtColor(frame_rgb, cv2.COLOR_RGB2BGR, dst=self._bgr)
         self._writer.write(self._bgr)
         self.frames += 1
 
     def close(self) -> None:
+        """Finalize, check and rename; a video that does not read back whole raises WriteError and is removed."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
             if self.frames:
+                problem = video_problem(self._tmp, self.frames)
+                if problem:
+                    self._tmp.unlink(missing_ok=True)
+                    raise WriteError(f"{self.path}: video not written completely ({problem}; a full disk?), "
+                                     f"so nothing was kept under that name")
                 os.replace(self._tmp, self.path)
         self._tmp.unlink(missing_ok=True)
 
@@ -110,9 +155,10 @@ FRAME_NAME = re.compile(r"^frame_(\d+)\.[A-Za-z0-9]+$")
 class ImageFolderSink(FrameSink):
     """One numbered image per frame (frame_000000.png, ...), each written atomically.
 
-    With ``keep`` (newest N frames) and/or ``max_bytes`` (total size) the folder rotates: the oldest
-    frames are deleted as new ones arrive, and a restart (a service restarted by systemd) continues
-    the numbering after the frames already there and counts them against the limits.
+    A second run into the same folder continues the numbering after the frames already there, so
+    it never overwrites them. With ``keep`` (newest N frames) and/or ``max_bytes`` (total size) the
+    folder rotates: the oldest frames are deleted as new ones arrive, and a restart (a service
+    restarted by systemd) counts the frames already there against the limits.
     """
 
     def __init__(self, folder: str | Path, suffix: str = ".png", keep: int | None = None,
@@ -126,8 +172,7 @@ class ImageFolderSink(FrameSink):
         self._next = 0
         self._kept: deque[tuple[Path, int]] = deque()
         self._kept_bytes = 0
-        if keep is not None or max_bytes is not None:
-            self._adopt_existing()
+        self._adopt_existing()
 
     @property
     def rotating(self) -> bool:
@@ -142,12 +187,17 @@ class ImageFolderSink(FrameSink):
             if m and p.is_file():
                 found.append((int(m.group(1)), p))
             elif p.name.startswith(".frame_") and ".tmp" in p.name:  # left by a power cut mid-write
-                p.unlink(missing_ok=True)
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+        self._next = max((n for n, _ in found), default=-1) + 1
+        if not self.rotating:  # only the numbering matters; tracking every file would grow for weeks
+            return
         for number, p in sorted(found):
             size = p.stat().st_size
             self._kept.append((p, size))
             self._kept_bytes += size
-        self._next = max((n for n, _ in found), default=-1) + 1
         self._rotate()
 
     def _rotate(self) -> None:
@@ -180,19 +230,32 @@ def free_bytes_at(path: str | Path) -> int:
     return shutil.disk_usage(p).free
 
 
+# Errors after which every later write would fail too: saving stops (a folder resumes when space is back).
+STOP_SAVING_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM, errno.EDQUOT)
+
+
+def _why(exc: BaseException, target: str | None) -> str:
+    if isinstance(exc, OSError):
+        return f"{exc.strerror or exc} writing to {target}"
+    return str(exc)
+
+
 class DiskGuard(FrameSink):
     """Saves through ``inner`` while free space at ``path`` stays above ``min_free_bytes``.
 
     Below it (or on a write that fails with a disk error) saving stops and ``on_notice`` is told
     once; frames keep flowing to the caller, so denoising and metrics go on. A video is closed at
-    that moment, so the part already written is kept; a folder resumes once free space is back
-    above twice the threshold. Free space is checked at most every ``check_every_s`` seconds.
+    that moment, so the part already written is kept (if it reads back whole); a folder resumes once
+    free space is back above twice the threshold. A read-only or forbidden folder pauses saving the
+    same way, retried quietly every ``retry_after_error_s``. Free space is checked at most every
+    ``check_every_s`` seconds.
     """
 
     def __init__(self, inner: FrameSink, path: str | Path, min_free_bytes: int, *, free_bytes=free_bytes_at,
-                 check_every_s: float = 1.0, clock=time.monotonic, on_notice=None):
+                 check_every_s: float = 1.0, clock=time.monotonic, on_notice=None, retry_after_error_s: float = 60.0):
         self.inner, self.path, self.min_free_bytes = inner, Path(path), int(min_free_bytes)
         self.free_bytes, self.check_every_s, self.clock = free_bytes, check_every_s, clock
+        self.retry_after_error_s = retry_after_error_s
         self.on_notice = on_notice or (lambda line: None)
         self.target = inner.target
         self.saving = True
@@ -202,6 +265,9 @@ class DiskGuard(FrameSink):
         self.notices: list[str] = []
         self._closed_inner = False
         self._next_check = 0.0
+        self._error_pause = False  # paused by a write error (read-only, no permission), not by free space
+        self._retry_at = 0.0
+        self._probing = False
 
     def _notice(self, line: str) -> None:
         self.notices.append(line)
@@ -210,11 +276,21 @@ class DiskGuard(FrameSink):
     def _stop_saving(self, why: str) -> None:
         self.saving = False
         if isinstance(self.inner, ImageFolderSink):
-            self._notice(f"saving paused: {why}; denoising goes on, saving resumes when space is back")
-        else:
-            self._closed_inner = True
+            if self._probing:  # a quiet retry failed the same way: stay paused, say nothing new
+                self._probing = False
+                return
+            when = (f"saving is retried every {self.retry_after_error_s:g} s" if self._error_pause
+                    else "saving resumes when space is back")
+            self._notice(f"saving paused: {why}; denoising goes on, {when}")
+            return
+        self._closed_inner = True
+        try:
             self.inner.close()
-            self._notice(f"saving stopped: {why}; {self.target} keeps the frames written so far, denoising goes on")
+        except EdgeDenoiseError as exc:  # the part written could not be finalized whole: it was removed
+            self._notice(f"saving stopped: {why}; {exc}; denoising goes on")
+            return
+        kept = "keeps the frames written so far" if getattr(self.inner, "frames", 0) else "was not written"
+        self._notice(f"saving stopped: {why}; {self.target} {kept}, denoising goes on")
 
     def _check_space(self) -> None:
         now = self.clock()
@@ -225,10 +301,14 @@ class DiskGuard(FrameSink):
             self.last_free = int(self.free_bytes(self.path))
         except OSError:
             return
+        if not self.saving and self._error_pause and not self._closed_inner and now >= self._retry_at:
+            self.saving = self._probing = True  # try the next frame quietly: a remount may have fixed it
+            return
         if self.saving and self.last_free < self.min_free_bytes:
             self._stop_saving(f"{self.last_free / 2**20:.0f} MiB free at {self.path}, below the "
                               f"{self.min_free_bytes / 2**20:.0f} MiB threshold (--min-free-mb)")
-        elif not self.saving and not self._closed_inner and self.last_free >= 2 * self.min_free_bytes:
+        elif (not self.saving and not self._closed_inner and not self._error_pause
+              and self.last_free >= 2 * self.min_free_bytes):
             self.saving = True
             self._notice(f"saving resumed: {self.last_free / 2**20:.0f} MiB free at {self.path}")
 
@@ -238,13 +318,20 @@ class DiskGuard(FrameSink):
             return
         try:
             self.inner.write(frame_rgb, noisy_rgb, status)
-        except OSError as exc:  # disk full, read-only remount, unplugged USB stick: count it, keep denoising
+        except (OSError, WriteError) as exc:  # disk full, read-only remount, unplugged USB stick: keep denoising
             self.save_errors += 1
-            if exc.errno in (28, 30, 5):  # ENOSPC, EROFS, EIO
-                self._stop_saving(f"{exc.strerror or exc} writing to {self.target}")
+            if exc.errno in STOP_SAVING_ERRNOS:
+                if exc.errno != errno.ENOSPC:  # free space will not bring these back: retry now and then
+                    self._error_pause = True
+                    self._retry_at = self.clock() + self.retry_after_error_s
+                self._stop_saving(_why(exc, self.target))
             elif self.save_errors == 1:
-                self._notice(f"cannot save a frame to {self.target} ({exc}); frames that fail are skipped")
+                self._notice(f"cannot save a frame to {self.target} ({_why(exc, self.target)}); "
+                             f"frames that fail are skipped")
             return
+        if self._probing:
+            self._probing = self._error_pause = False
+            self._notice(f"saving resumed: {self.target} can be written again")
         self.saved += 1
 
     def stats(self) -> dict:
@@ -252,7 +339,9 @@ class DiskGuard(FrameSink):
                 "free_bytes": self.last_free, "deleted": getattr(self.inner, "deleted", 0)}
 
     def close(self) -> None:
+        """Close the saver; a video that cannot be finalized raises WriteError (it was removed)."""
         if not self._closed_inner:
+            self._closed_inner = True
             self.inner.close()
 
     def abort(self) -> None:

@@ -562,9 +562,20 @@ def _open_stream(spec: SourceURI, reconnect_s) -> LiveSource:
                       reconnect_s=reconnect_s, reopen=reopen, fps=fps)
 
 
+def _outside(paths: list[Path], exclude: str | Path | None) -> list[Path]:
+    """``paths`` without those inside ``exclude`` (a run's --save folder: its frames are outputs, not inputs)."""
+    if exclude is None:
+        return paths
+    root = Path(exclude).resolve()
+    return [p for p in paths if not (p.resolve() == root or root in p.resolve().parents)]
+
+
 def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, fps: float | None = None,
-                reconnect_s: float = 3.0) -> FrameSource:
-    """Open any source URI (see the module docstring); ``size`` is (width, height) for cameras and the demo."""
+                reconnect_s: float = 3.0, exclude: str | Path | None = None) -> FrameSource:
+    """Open any source URI (see the module docstring); ``size`` is (width, height) for cameras and the demo.
+
+    ``exclude``: a folder whose images a folder or glob source never reads (where the run saves).
+    """
     spec = parse_uri(uri)
     if spec.kind == "camera":
         return _open_v4l2(spec, size, fps, reconnect_s)
@@ -594,6 +605,7 @@ def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, f
     if spec.kind == "glob":
         paths = sorted(Path(p) for p in globlib.glob(spec.location, recursive=True)
                        if Path(p).suffix.lower() in IMAGE_SUFFIXES and Path(p).is_file())
+        paths = _outside(paths, exclude)
         if not paths:
             raise EdgeDenoiseError(f"{spec.location}: no image files match")
         return ImageFilesSource(spec.location, paths)
@@ -601,7 +613,10 @@ def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, f
 
     if not Path(spec.location).is_dir():
         raise EdgeDenoiseError(f"{spec.location}: no such file or folder")
-    paths = list_images(spec.location)
+    if exclude is not None and Path(exclude).resolve() == Path(spec.location).resolve():
+        raise EdgeDenoiseError(f"--save {exclude} is the --source folder: the denoised frames would mix with "
+                               f"the inputs; save to another folder")
+    paths = _outside(list_images(spec.location), exclude)
     if not paths:
         raise EdgeDenoiseError(f"{spec.location}: folder has no image files ({', '.join(IMAGE_SUFFIXES)})")
     return ImageFilesSource(spec.location, paths)

@@ -34,7 +34,7 @@ class Telemetry:
 
     def __init__(self, port: int | None = None, host: str = "127.0.0.1", log_json: str | Path | None = None,
                  log_interval_s: float = 10.0, log_max_bytes: int = LOG_MAX_BYTES, clock=time.monotonic,
-                 labels: dict | None = None):
+                 labels: dict | None = None, on_notice=None):
         self.host, self.clock = host, clock
         self.log_path = Path(log_json) if log_json else None
         self.log_interval_s, self.log_max_bytes = float(log_interval_s), int(log_max_bytes)
@@ -48,8 +48,10 @@ class Telemetry:
         self._last_log = self._started
         self._log_frames = 0
         self._log_samples: dict[str, list[np.ndarray]] = {}
+        self.on_notice = on_notice or (lambda line: None)
+        self.log_errors = 0
         if self.log_path is not None:
-            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._check_log_path()
         if port is not None:
             self._start_server(int(port), labels or {})
 
@@ -181,6 +183,18 @@ class Telemetry:
         self._append(json.dumps(line))
         self._last_log, self._log_frames, self._log_samples = now, frames, {}
 
+    def _check_log_path(self) -> None:
+        """Refuse, before the run starts, a --log-json path that cannot be appended to."""
+        path = self.log_path
+        if path.is_dir():
+            raise EdgeDenoiseError(f"--log-json {path}: is a folder; give a file, e.g. {path / 'run.jsonl'}")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8"):
+                pass
+        except OSError as exc:
+            raise EdgeDenoiseError(f"--log-json {path}: cannot write ({exc.strerror or exc})") from None
+
     def _append(self, text: str) -> None:
         path = self.log_path
         try:
@@ -188,8 +202,11 @@ class Telemetry:
                 os.replace(path, path.with_name(path.name + ".1"))
             with open(path, "a", encoding="utf-8") as fh:
                 fh.write(text + "\n")
-        except OSError:
-            pass  # a full disk must not stop denoising; the metrics endpoint still reports
+        except OSError as exc:  # a full disk must not stop denoising; say so once, the metrics endpoint still reports
+            self.log_errors += 1
+            if self.log_errors == 1:
+                self.on_notice(f"--log-json {path}: cannot write ({exc.strerror or exc}); lines are dropped "
+                               f"until it can, denoising goes on")
 
     def close(self, snapshot: dict | None = None, timer=None, reason: str | None = None, error: bool = False) -> None:
         """Publish the last snapshot (counting a fatal error), write a last line saying why it stopped, stop serving."""

@@ -36,18 +36,20 @@ def plan_tiles(hw: tuple[int, int], tile_hw: tuple[int, int], overlap: int) -> l
     return [(y, x) for y in tile_starts(hw[0], tile_hw[0], ov_h) for x in tile_starts(hw[1], tile_hw[1], ov_w)]
 
 
-def blend_window(tile_hw: tuple[int, int], overlap: int) -> np.ndarray:
-    """HxWx1 float32 weights: a linear ramp over ``overlap`` pixels at each edge, 1 inside, never 0."""
-    def ramp(n: int) -> np.ndarray:
-        r = np.ones(n, np.float32)
-        k = min(overlap, n // 2)
-        if k > 0:
-            edge = (np.arange(k, dtype=np.float32) + 1.0) / (k + 1.0)
-            r[:k] = edge
-            r[n - k:] = edge[::-1]
-        return r
+def blend_ramp(n: int, overlap: int) -> np.ndarray:
+    """n float32 weights: a linear ramp over ``overlap`` pixels at each end, 1 inside, never 0."""
+    r = np.ones(n, np.float32)
+    k = min(overlap, n // 2)
+    if k > 0:
+        edge = (np.arange(k, dtype=np.float32) + 1.0) / (k + 1.0)
+        r[:k] = edge
+        r[n - k:] = edge[::-1]
+    return r
 
-    return (ramp(tile_hw[0])[:, None] * ramp(tile_hw[1])[None, :])[..., None]
+
+def blend_window(tile_hw: tuple[int, int], overlap: int) -> np.ndarray:
+    """HxWx1 float32 weights: the product of a row ramp and a column ramp (see blend_ramp)."""
+    return (blend_ramp(tile_hw[0], overlap)[:, None] * blend_ramp(tile_hw[1], overlap)[None, :])[..., None]
 
 
 def pad_to_tile(image: np.ndarray, tile_hw: tuple[int, int]) -> np.ndarray:
@@ -93,6 +95,79 @@ class TileMerger:
         out = np.empty_like(self._acc) if out is None else out
         np.multiply(self._acc, self._norm, out=out)
         return out
+
+
+class BandMerger:
+    """TileMerger's blend in one tile-row of memory, written straight into a uint8 frame.
+
+    Tiles arrive row of tiles by row of tiles, tops in increasing order (the order of
+    ``positions``). Once the next row of tiles starts, the image rows above it are final: they are
+    normalized, rounded and written to ``out``. A 49 MP frame then needs a float band of one tile's
+    height instead of three full-frame float buffers (1.2 GB more). The weights' sum is the product
+    of a row sum and a column sum (the window is a product of two ramps), so it is two vectors.
+    """
+
+    def __init__(self, hw: tuple[int, int], tile_hw: tuple[int, int], overlap: int):
+        self.hw, self.tile_hw = hw, tile_hw
+        th, tw = tile_hw
+        self.tops = tile_starts(hw[0], th, min(overlap, th - 1))
+        self.lefts = tile_starts(hw[1], tw, min(overlap, tw - 1))
+        self.positions = [(y, x) for y in self.tops for x in self.lefts]
+        self.window = blend_window(tile_hw, overlap)
+        sum_y, sum_x = np.zeros(hw[0], np.float32), np.zeros(hw[1], np.float32)
+        for y in self.tops:
+            sum_y[y:y + th] += blend_ramp(th, overlap)
+        for x in self.lefts:
+            sum_x[x:x + tw] += blend_ramp(tw, overlap)
+        self._inv_y = (1.0 / sum_y).astype(np.float32)[:, None, None]
+        self._inv_x = (1.0 / sum_x).astype(np.float32)[None, :, None]
+        self._band = np.zeros((th, hw[1], 3), np.float32)
+        self._scratch = np.empty((th, hw[1], 3), np.float32)
+        self._weighted = np.empty((th, tw, 3), np.float32)
+        self._top = 0
+        self._out: np.ndarray | None = None
+
+    def start(self, out: np.ndarray) -> None:
+        """Begin a frame that ends up in ``out`` (uint8, at most ``hw``; a padded frame's extra is dropped)."""
+        self._out, self._top = out, 0
+        self._band.fill(0.0)
+
+    def add(self, tile01: np.ndarray, top: int, left: int) -> None:
+        """Add one processed tile (float32 HxWx3 in [0, 1]) at its position."""
+        if top != self._top:
+            self._advance(top)
+        tw = self.tile_hw[1]
+        np.multiply(tile01, self.window, out=self._weighted)
+        self._band[:, left:left + tw] += self._weighted
+
+    def finish(self) -> np.ndarray:
+        """Write the last rows; returns ``out``."""
+        self._emit(min(self.tile_hw[0], self.hw[0] - self._top))
+        return self._out
+
+    def _advance(self, top: int) -> None:
+        done = top - self._top
+        self._emit(done)
+        th = self.tile_hw[0]
+        if done < th:  # rows still open move to the top of the band (through scratch: the slices overlap)
+            np.copyto(self._scratch[: th - done], self._band[done:])
+            np.copyto(self._band[: th - done], self._scratch[: th - done])
+        self._band[max(th - done, 0):] = 0.0
+        self._top = top
+
+    def _emit(self, rows: int) -> None:
+        out = self._out
+        lo, hi = self._top, min(self._top + rows, out.shape[0])
+        if hi <= lo:
+            return
+        n, w = hi - lo, out.shape[1]
+        seg = self._scratch[:n]
+        np.multiply(self._band[:n], self._inv_y[lo:hi], out=seg)
+        np.multiply(seg, self._inv_x, out=seg)
+        seg *= 255.0
+        np.rint(seg, out=seg)
+        np.clip(seg, 0, 255, out=seg)
+        out[lo:hi] = seg[:, :w]
 
 
 def split_tiles(image: np.ndarray, tile_hw: tuple[int, int], overlap: int) -> list[tuple[int, int, np.ndarray]]:
