@@ -14,7 +14,7 @@ from edge_runtime.errors import EdgeDenoiseError
 SHIPPED_DIR = Path(__file__).resolve().parent / "models"
 # The model run, denoise and doctor use when none is named: the blind fastnet with its impulse stage, best
 # on the fixed noise suite of eval --suite in int8 (mean SSIM 0.9531 against the autoencoder's 0.9410) and
-# on blind noise at 480x640, where it runs as its dynamic-range file (README, "Beyond the seed").
+# on blind noise at 480x640, where it runs as its dynamic-range file (README, "The shipped models").
 DEFAULT_MODEL = "fastnet"
 
 

@@ -318,7 +318,7 @@ def test_init_from_copies_a_trained_model_and_names_a_misfit_in_one_line(tmp_pat
 
 
 def test_fine_tuning_at_the_from_scratch_learning_rate_gets_a_one_line_note():
-    """--init-from at the default --lr 1e-3 wrecked the shipped fastnet in one epoch (README): say so, once."""
+    """--init-from at the default --lr 1e-3 wrecked the shipped fastnet in one epoch (docs/models.md): say so, once."""
     assert TrainConfig().fine_tune_notice() is None  # training from scratch
     notice = TrainConfig(init_from="train/pretrained/fastnet/model.keras").fine_tune_notice()
     assert "--lr 0.001" in notice and "5e-5" in notice and "\n" not in notice

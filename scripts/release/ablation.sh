@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6 ablation, as it was run on 2 CPU cores (README, "Beyond the seed"): every model scored on the
+# The blind-noise ablation, as it was run on 2 CPU cores (docs/models.md): every model scored on the
 # same fixed noise suite (eval --suite: 184 test images at 128x128, noise seed 2, classical filters in
 # the unet run's eval), latency from the headline bench's int8 480x640 rows at 2 threads.
 # Needs runs/autoencoder and runs/unet from scripts/release/train_release.sh (steps 1).
@@ -20,7 +20,7 @@ $ED train --model unet --width 24 --depth 3 "${BLIND[@]}" --lr 5e-4 --init-from 
 
 # fastnet (pixel-unshuffle by 4, wide 3x3 convs at quarter resolution, 21.9k MACs per pixel), blind from
 # scratch. fastnet_blind_relucap was trained for 40 epochs by the code before this script's commit, whose
-# output was a ReLU capped at 1 (it brightened every nut; see README). With today's output layer
+# output was a ReLU capped at 1 (it brightened every nut; see docs/models.md). With today's output layer
 # (train/layers.py ClipToUnit) it plateaued: fastnet_blind_scratch is its best epoch of 7.
 $ED train --model fastnet --width 64 --blocks 4 --scale 4 "${BLIND[@]}" --epochs 30 "${COMMON[@]}" \
   --out runs/fastnet_blind_scratch  # stopped after 7 epochs: no gain after the second

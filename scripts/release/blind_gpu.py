@@ -1,4 +1,4 @@
-"""Issue 6 on a GPU machine: train several blind denoisers side by side on one GPU within a time budget.
+"""Blind-noise training on a GPU machine: train several blind denoisers side by side on one GPU within a time budget.
 
     KERAS_BACKEND=jax python3 scripts/release/blind_gpu.py --data DATA --out RUNS --minutes 7
 

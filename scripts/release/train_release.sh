@@ -11,8 +11,8 @@ ED=${ED:-.venv/bin/edge-denoise}
 #    with 'train --resume --out runs/NAME --epochs 13|20', which trains nothing more and scores the best model.)
 $ED train --model autoencoder --width 32 --crop 64 --epochs 13 --data "$DATA" --out runs/autoencoder --overwrite
 $ED train --model unet --width 24 --depth 3 --crop 64 --epochs 20 --data "$DATA" --out runs/unet --overwrite
-#    (The blind variants and the fastnet attempts are in scripts/release/ablation.sh; none of them is shipped: the
-#    autoencoder scored best across the noise suite and is the default model.)
+#    (The blind variants and the fastnet attempts are in scripts/release/ablation.sh; the shipped fastnet, the default
+#    model, came out of them: step 3 converts it.)
 
 # 2. Evaluate on the test split (184 images) at 128x128: the U-Net beside the classical filters (the same
 #    noisy images and seed for every row), the autoencoder, the U-Net under the public notebooks' protocol
@@ -34,8 +34,8 @@ done
 # The blind fastnet (width 40, scale 2; trained on a GPU, then fine-tuned with --background-margin,
 # --quant-aware and --impulse-reject on the CPU: scripts/release/ablation.sh). Its Keras model ships as
 # train/pretrained/fastnet (rebuilt from its shipped files when the run folder was lost: ablation.sh step 7).
-# int8 at 128 with tuned ranges, fp16 at both sizes; its int8 file at 480x640 fails the gate (README, "Beyond the
-# seed"), so a camera gets its dynamic-range file there. convert also writes convert_report.json into --out: it is
+# int8 at 128 with tuned ranges, fp16 at both sizes; its int8 file at 480x640 fails the gate (docs/models.md,
+# "Beyond the seed"), so a camera gets its dynamic-range file there. convert also writes convert_report.json into --out: it is
 # kept as a result or deleted.
 FASTNET=train/pretrained/fastnet/model.keras
 $ED convert $FASTNET --quant int8 --size 128 --tune-ranges 64 --data "$DATA" --name fastnet --out edge_runtime/models
@@ -49,13 +49,13 @@ $ED eval edge_runtime/models/autoencoder_int8_128x128.tflite --data "$DATA" --sp
 $ED eval edge_runtime/models/fastnet_int8_128x128.tflite --data "$DATA" --split test --size 128 --suite --no-baselines \
   --out benchmarks/results/eval_suite_fastnet_int8_128  # the hash split: the same test images as the run's manifest
 
-# 4. Benchmarks quoted in README.
+# 4. Benchmarks quoted in README and docs/results.md.
 $ED bench edge_runtime/models/*_480x640*.tflite runs/{unet,autoencoder}/tflite/*_fp32_480x640.tflite \
   --no-shipped --size 480x640 --threads 2 --seconds 2 --images 12 --repeat 2 --classical median,bilateral,nlmeans \
   --data "$DATA" --manifest runs/unet/manifest.json --out benchmarks/results/bench_vga_t2
 .venv/bin/python benchmarks/runtime_fps.py --model edge_runtime/models/unet_int8_480x640_u8io.tflite --frames 60 --threads 2 --out benchmarks/results
 # The default's camera file beside the other VGA files on blind noise, and the shipped fastnet's Keras model converted
-# by bench to int8, dynamic and fp16 beside the U-Net (README, "Beyond the seed"); then the camera run's memory.
+# by bench to int8, dynamic and fp16 beside the U-Net (docs/models.md); then the camera run's memory.
 $ED bench edge_runtime/models/{autoencoder_int8_480x640_u8io,fastnet_dynamic_480x640,fastnet_fp16_480x640,unet_int8_480x640_u8io}.tflite \
   --threads 2 --size 480x640 --no-shipped --noise blind --repeat 3 --data "$DATA" --out runs/bench_vga_blind
 # (bench_fastnet_vga_precisions is fastnet before its impulse stage, qat2; the shipped model's own is scripts/release/ablation.sh step 6)
