@@ -41,3 +41,21 @@ def test_the_example_denoises_the_bundled_samples_without_tensorflow(tmp_path):
     written = sorted(out.glob("frame_*.png"))
     assert len(written) == len(samples) > 0
     assert re.search(rf"\w+: {len(samples)} frames, [\d.]+ ms p50 / [\d.]+ ms p90 per frame", done.stdout), done.stdout
+
+
+def test_a_denoiser_takes_frames_of_any_size_and_reports_what_it_timed():
+    """The facade behind the example: a shipped model by name, tiles for files, the frame's own size back."""
+    import numpy as np
+
+    from edge_runtime import Denoiser
+
+    denoiser = Denoiser("autoencoder", precision="int8", size=(128, 128))
+    assert denoiser.report() == "autoencoder_int8_128x128: no frames denoised"
+    frame_rgb = np.random.default_rng(0).integers(0, 256, (150, 200, 3), dtype=np.uint8)
+    for _ in range(3):
+        out = denoiser.denoise(frame_rgb)
+    assert out.shape == frame_rgb.shape and out.dtype == np.uint8
+    summary = denoiser.summary()  # one sample per frame and stage (a frame's tiles add up)
+    assert {stage: s["count"] for stage, s in summary.items()} == {"preprocess": 3, "invoke": 3, "postprocess": 3, "frame": 3}
+    assert summary["frame"]["p50_ms"] >= summary["invoke"]["p50_ms"] > 0
+    assert denoiser.report().startswith("autoencoder_int8_128x128: 3 frames, ")
