@@ -256,7 +256,9 @@ def main() -> int:
         "measured": "resident memory of the process that runs the loop and serves /metrics, read from /proc/PID/statm by this harness process (which also scrapes), so the harness's own samples do not count",
     }
     write_json_atomic(args.out, data)
-    print(json.dumps(summary, indent=2))
+    width = max(map(len, summary))
+    for key, value in summary.items():  # a two-column table: the figures the docs quote
+        print(f"{key:<{width}}  {json.dumps(value)}")
     print(f"wrote {args.out}")
     ok = report is not None and not problems and (not args.keep or saved_files <= args.keep)
     return 0 if ok else 1
