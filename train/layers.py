@@ -94,10 +94,10 @@ class ClipToUnit(keras.layers.Layer):
 
     A ReLU capped at 1 gives no gradient to a pixel once it is above 1, so a pixel the model pushed
     past white stays there: a blind fastnet trained that way brightened the nuts and never recovered
-    (its PSNR fell below the noisy input's on the suite; README, "Beyond the seed"). Here a pixel
+    (its PSNR fell below the noisy input's on the suite; docs/models.md). Here a pixel
     above 1 is shown to the loss as 1 but still pulled back. Below 0 the ReLU's dead gradient is kept
     on purpose: it lets the model park the black background at exactly 0, which is most of what a
-    pistachio photo is (a straight-through floor as well learned far worse: benchmarks/output_heads.py).
+    pistachio photo is (a straight-through floor as well learned far worse: experiments/output_heads.py).
     Outside training (so in the exported graph) it is a clip.
 
     ``pass_negative`` (training with ``--background-margin``) hands values below 0 to the loss as
@@ -206,7 +206,7 @@ def _median3(a, b, c):
 
 def reflect_pad1(x):
     """Pad height and width by one pixel, reflected (as ``ops.pad(..., mode="reflect")``), from slices and
-    concatenations: TFLite's MIRROR_PAD has no XNNPACK kernel (benchmarks/impulse_stage_latency.py times
+    concatenations: TFLite's MIRROR_PAD has no XNNPACK kernel (experiments/impulse_stage_latency.py times
     the median over each)."""
     from keras import ops
 
@@ -254,7 +254,7 @@ class ImpulseReject(keras.layers.Layer):
     impulses well, smooths every other pixel too; this rejects only the impulses. It has no
     weights. A dark background clipped to 0 stays: its median is near 0 too. The default threshold
     is the lowest that cost no row of the noise suite more than 0.0001 SSIM on validation images
-    (benchmarks/impulse_stage.py); lower ones reject more impulses but start to bite into heavy
+    (experiments/impulse_stage.py); lower ones reject more impulses but start to bite into heavy
     Gaussian noise, whose clipped values then look like impulses. Black on a dark nut or white on a
     bright one is nearer its median than that and is left to the network.
 

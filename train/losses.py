@@ -82,7 +82,7 @@ def make_loss(name: str, background_margin: float = 0.0, background_below: float
     ``pass_negative``): the loss above sees it floored at 0, and a hinge, the mean over pixels whose
     clean value is below ``background_below`` of max(0, output + M), pushes the black background to
     -M or lower. A fastnet with no margin parks it just above 0, where the int8 model's rounding
-    lifts it into visible grey (benchmarks/int8_background.py).
+    lifts it into visible grey (experiments/int8_background.py).
     """
     import keras
     from keras import ops
