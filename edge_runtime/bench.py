@@ -601,6 +601,8 @@ def device_rows(report_path: str | Path, macs_by_name: dict[str, int] | None = N
                fps=1000.0 / mean_frame if mean_frame else None, macs=macs, path=str(path))
     if macs and row["p50_ms"]:
         row["gmacs"] = macs / (row["p50_ms"] / 1000.0) / 1e9
+    if model.get("fp16_arith"):
+        row["flags"].append("fp16 arithmetic (--fp16-arith)")
     q = data.get("quality")
     if q:
         row["ssim"], row["psnr"] = q.get("denoised_ssim_mean"), q.get("denoised_psnr_mean")

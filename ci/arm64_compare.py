@@ -1,0 +1,233 @@
+"""The checks of ci/arm64.sh: is what ran on emulated arm64 the same as what ran on x86?
+
+Runs on the x86 side (the checkout's venv), so tests/test_arm64_script.py can run every check without qemu.
+Each check prints one line per file with the measured number, and exits 1 with one line naming the file and
+the cause when it fails.
+
+Tolerances, held per precision of the file (its sidecar's ``precision``):
+- denoised images, max |arm64 - x86| over all pixels, in 8-bit steps: int8 and dynamic files 3 (XNNPACK's
+  Arm and x86 kernels may requantize a value to the neighbouring code, and a code is worth several steps at
+  the output), fp16 and fp32 files 1 (float kernels differ only in summation order and fused multiply-add);
+- --fp16-arith against fp32 arithmetic on the same Arm CPU: 4 steps (half precision keeps 11 bits);
+- the demo's mean denoised SSIM (same frames, same noise seed): 0.002 for int8 and dynamic, 0.0005 for float.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+STEPS = {"int8": 3, "dynamic": 3, "fp16": 1, "fp32": 1, "float32": 1}
+FP16_ARITH_STEPS = 4
+SSIM = {"int8": 0.002, "dynamic": 0.002, "fp16": 0.0005, "fp32": 0.0005, "float32": 0.0005}
+
+
+class CheckFailed(Exception):
+    """One line that says which file failed which check, and why."""
+
+
+def sidecar(model: Path) -> dict:
+    path = model.with_suffix(".json")
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def precision_of(model: Path) -> str:
+    return sidecar(model).get("precision") or "fp32"
+
+
+def _load_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckFailed(f"{path}: no {what} (the command failed: see its output)") from None
+    except ValueError:
+        raise CheckFailed(f"{path}: not JSON ({what}; the command crashed: see its output)") from None
+
+
+def check_doctor(doctor_json: Path, runtime: str, model: Path, arch: str = "aarch64") -> str:
+    """doctor --json from the device: the runtime imports, the model loads (or is refused exactly as its sidecar
+    says), XNNPACK delegates, the smoke run denoises frames, and the userland is 64-bit Arm."""
+    sys.path.insert(0, str(REPO))
+    from edge_runtime.engine import runtime_problem
+
+    checks = {c["name"]: c for c in _load_json(doctor_json, "doctor --json output").get("checks", [])}
+    name = model.stem
+
+    def get(check: str) -> dict:
+        if check not in checks:
+            raise CheckFailed(f"{name} on {runtime}: doctor has no '{check}' check")
+        return checks[check]
+
+    py = get("python")
+    if arch not in py["detail"]:
+        raise CheckFailed(f"{name}: doctor did not run on {arch} ({py['detail']})")
+    rt = get("runtime")
+    data = rt.get("data") or {}
+    if data.get("name") != runtime or rt["status"] == "fail":
+        raise CheckFailed(f"{name}: expected runtime {runtime}, doctor says {rt['status']}: {rt['detail']}")
+    version = data.get("version", "?")
+    expected = runtime_problem(sidecar(model), runtime, version)
+    loaded = get("model")
+    if expected:
+        if loaded["status"] == "fail" and "needs" in loaded["detail"]:
+            return f"{name} on {runtime} {version}: refused, as its sidecar says ({expected})"
+        raise CheckFailed(f"{name} on {runtime} {version}: its sidecar says it cannot run here ({expected}), "
+                          f"but doctor says {loaded['status']}: {loaded['detail']}")
+    if loaded["status"] != "ok":
+        raise CheckFailed(f"{name} does not load on {runtime} {version} ({loaded['detail']}), and its sidecar's "
+                          f"min_runtime does not say so: the file needs a newer runtime than it claims")
+    xnn = get("xnnpack")
+    partitions = (xnn.get("data") or {}).get("partitions") or 0
+    if xnn["status"] != "ok" or partitions < 1:
+        raise CheckFailed(f"{name} on {runtime} {version}: XNNPACK does not delegate ({xnn['detail']})")
+    smoke = get("smoke run")
+    frames = (smoke.get("data") or {}).get("frames") or 0
+    if smoke["status"] != "ok" or frames < 1:
+        raise CheckFailed(f"{name} on {runtime} {version}: smoke run failed ({smoke['detail']})")
+    return (f"{name} on {runtime} {version}: loads, XNNPACK delegates {partitions} partition(s) "
+            f"({xnn['detail']}), smoke run {frames} frame(s)")
+
+
+def check_report(arm_json: Path, x86_json: Path, frames: int, model: Path, runtime: str | None = None) -> str:
+    """run --demo --report on arm64 and on x86: every frame denoised, same mean SSIM within SSIM[precision]."""
+    name, prec = model.stem, precision_of(model)
+    arm, x86 = _load_json(arm_json, "run report"), _load_json(x86_json, "run report")
+    for side, rep in (("arm64", arm), ("x86", x86)):
+        if rep.get("frames") != frames or not rep.get("quality"):
+            raise CheckFailed(f"{name} ({side}): run --demo denoised {rep.get('frames')} of {frames} frames "
+                              f"({rep.get('stop_reason')})")
+    got = (arm.get("model") or {}).get("runtime")
+    if runtime and got != runtime:
+        raise CheckFailed(f"{name}: expected the run on {runtime}, it ran on {got}")
+    a, b = arm["quality"]["denoised_ssim_mean"], x86["quality"]["denoised_ssim_mean"]
+    diff, tol = abs(a - b), SSIM.get(prec, SSIM["int8"])
+    where = f"{name} run --demo ({got} {(arm.get('model') or {}).get('backend')}, {prec})"
+    if diff > tol:
+        raise CheckFailed(f"{where}: mean SSIM {a:.5f} on arm64 against {b:.5f} on x86, "
+                          f"difference {diff:.5f} > tolerance {tol}")
+    return f"{where}: SSIM {a:.5f} arm64, {b:.5f} x86, |diff| {diff:.5f} <= {tol}"
+
+
+def _read_rgb(path: Path):
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.int16)
+
+
+def check_images(arm_dir: Path, x86_dir: Path, model: Path, fp16_arith: bool = False) -> list[str]:
+    """The denoised images, file by file: max |a - b| in 8-bit steps within the precision's tolerance."""
+    name, prec = model.stem, precision_of(model)
+    tol = FP16_ARITH_STEPS if fp16_arith else STEPS.get(prec, STEPS["int8"])
+    what = "fp16 arithmetic against fp32 arithmetic (arm64)" if fp16_arith else "arm64 against x86"
+    refs = sorted(p for p in x86_dir.rglob("*") if p.suffix.lower() == ".png")
+    if not refs:
+        raise CheckFailed(f"{name}: no denoised images in {x86_dir} (the reference command failed: see its output)")
+    lines, worst = [], []
+    for ref in refs:
+        rel = ref.relative_to(x86_dir)
+        other = arm_dir / rel
+        if not other.exists():
+            raise CheckFailed(f"{name} {rel}: not written on the other side ({other}): the command failed")
+        a, b = _read_rgb(other), _read_rgb(ref)
+        if a.shape != b.shape:
+            raise CheckFailed(f"{name} {rel}: sizes differ, {a.shape} against {b.shape}")
+        diff = abs(a - b)
+        line = (f"{name} {rel}: {what}: max {int(diff.max())} step(s), mean {float(diff.mean()):.3f} "
+                f"(tolerance {tol}, {prec})")
+        lines.append(line)
+        if diff.max() > tol:
+            worst.append(line)
+    if worst:
+        raise CheckFailed(worst[0].replace(f"(tolerance {tol}", f"> tolerance ({tol}") + (
+            f"; {len(worst) - 1} more file(s) beyond it" if len(worst) > 1 else ""))
+    return lines
+
+
+def default_model_files() -> list[str]:
+    """The default model's shipped .tflite files, relative to the repository (small frames first)."""
+    sys.path.insert(0, str(REPO))
+    from edge_runtime.zoo import DEFAULT_MODEL, list_models
+
+    files = [m for m in list_models() if m["name"] == DEFAULT_MODEL and m["source"] == "shipped"]
+    files.sort(key=lambda m: ((m["input_size"] or (0, 0))[0] * (m["input_size"] or (0, 0))[1], m["path"]))
+    return [str(Path(m["path"]).resolve().relative_to(REPO)) for m in files]
+
+
+def edge_deps(pyproject: Path, without: str) -> list[str]:
+    """The edge extra's requirements minus one package (tflite-runtime's venv has no ai-edge-litert)."""
+    import tomllib
+
+    extra = tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]
+    reqs = extra["dependencies"] + extra["optional-dependencies"]["edge"]
+    return [r for r in reqs if not r.replace("_", "-").lower().startswith(without.lower())]
+
+
+def to_png(out_dir: Path, images: list[Path]) -> None:
+    from PIL import Image
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for path in images:
+        with Image.open(path) as im:
+            im.convert("RGB").save(out_dir / f"{path.stem}.png")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("doctor")
+    p.add_argument("json", type=Path)
+    p.add_argument("--runtime", required=True)
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--arch", default="aarch64", help="the machine doctor must have run on")
+    p = sub.add_parser("report")
+    p.add_argument("arm", type=Path)
+    p.add_argument("x86", type=Path)
+    p.add_argument("--frames", type=int, required=True)
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--runtime")
+    p = sub.add_parser("images")
+    p.add_argument("arm", type=Path)
+    p.add_argument("x86", type=Path)
+    p.add_argument("--model", type=Path, required=True)
+    p.add_argument("--fp16-arith", action="store_true")
+    sub.add_parser("models")
+    p = sub.add_parser("precision")
+    p.add_argument("model", type=Path)
+    p = sub.add_parser("deps")
+    p.add_argument("pyproject", type=Path)
+    p.add_argument("--without", required=True)
+    p = sub.add_parser("to-png")
+    p.add_argument("out", type=Path)
+    p.add_argument("images", type=Path, nargs="+")
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "doctor":
+            lines = [check_doctor(args.json, args.runtime, args.model, args.arch)]
+        elif args.cmd == "report":
+            lines = [check_report(args.arm, args.x86, args.frames, args.model, args.runtime)]
+        elif args.cmd == "images":
+            lines = check_images(args.arm, args.x86, args.model, args.fp16_arith)
+        elif args.cmd == "models":
+            lines = default_model_files()
+        elif args.cmd == "precision":
+            lines = [precision_of(args.model)]
+        elif args.cmd == "deps":
+            lines = edge_deps(args.pyproject, args.without)
+        else:
+            to_png(args.out, args.images)
+            lines = []
+    except CheckFailed as exc:
+        print(f"arm64: FAILED {exc}", file=sys.stderr)
+        return 1
+    for line in lines:
+        print(line if args.cmd in ("models", "precision", "deps") else f"arm64 ok  {line}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
