@@ -64,7 +64,8 @@ def convert_for_bench(keras_path: Path, precisions: tuple[str, ...], sizes: list
     """(.tflite files for every valid precision x size, failed rows) for one .keras run model."""
     from convert.pipeline import ConvertConfig, convert_run, file_name
     from convert.report import ConvertFailed
-    from edge_runtime.bench import PRECISIONS, failed_row, size_text
+    from edge_runtime.bench import PRECISIONS, failed_row
+    from edge_runtime.sizes import size_text
 
     keras_path = Path(keras_path)
     run_dir = keras_path.parent

@@ -7,23 +7,7 @@ clone whose input is exactly (1, H, W, 3), sharing the trained weights.
 
 from __future__ import annotations
 
-import re
-
 from edge_runtime.errors import EdgeDenoiseError
-
-_SIZE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``128`` -> (128, 128); ``480x640`` -> (480, 640), i.e. height 480, width 640."""
-    m = _SIZE.match(str(text))
-    if not m:
-        raise EdgeDenoiseError(f"bad size '{text}': use SIDE (e.g. 128) or HEIGHTxWIDTH (e.g. 480x640)")
-    h = int(m[1])
-    w = int(m[2]) if m[2] is not None else h
-    if h <= 0 or w <= 0:
-        raise EdgeDenoiseError(f"bad size '{text}': height and width must be positive")
-    return h, w
 
 
 def size_multiple_of(model, architecture: str | None = None, model_kwargs: dict | None = None) -> int:

@@ -47,7 +47,8 @@ def bench(
     Each .tflite row runs in its own process; warm-up is excluded; every row of a size sees the
     same noisy test frames. Failed rows are marked and the rest of the grid still runs.
     """
-    from edge_runtime.bench import BenchConfig, parse_size, run_bench, split_list, write_results
+    from edge_runtime.bench import BenchConfig, run_bench, split_list, write_results
+    from edge_runtime.sizes import parse_size
     from edge_runtime.errors import EdgeDenoiseError
     from edge_runtime.noise import parse_noise
 

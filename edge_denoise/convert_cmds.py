@@ -35,7 +35,7 @@ def convert(
     a file whose SSIM drops more than --max-drop is not kept and the command fails.
     """
     _quiet_tensorflow()
-    from convert.fixed_shape import parse_size
+    from edge_runtime.sizes import parse_size
     from convert.pipeline import ConvertConfig, convert_run
     from convert.report import ConvertFailed
     from convert.tflite import IO_TYPES, parse_precisions

@@ -14,17 +14,6 @@ DEMO_NOISE = "gaussian:0.1"
 EXIT_SOURCE_LOST = 3  # a live camera or stream stopped by itself: non-zero so systemd's Restart=on-failure restarts us
 
 
-def _parse_size(text: str | None) -> tuple[int, int] | None:
-    from edge_runtime.errors import EdgeDenoiseError
-
-    if not text:
-        return None
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise EdgeDenoiseError(f"--capture-size {text}: use WIDTHxHEIGHT, e.g. 640x480")
-    return int(parts[0]), int(parts[1])
-
-
 def _stage_table(report):
     from rich.table import Table
 
@@ -63,7 +52,7 @@ def run_cmd(
     report: Annotated[Optional[Path], typer.Option(help="Write the latency/FPS report as JSON.")] = None,
     frames: Annotated[Optional[int], typer.Option(help="Stop after N frames.")] = None,
     duration: Annotated[Optional[float], typer.Option(help="Stop after S seconds.")] = None,
-    capture_size: Annotated[Optional[str], typer.Option(help="Camera size WIDTHxHEIGHT (default: the model's input size).")] = None,
+    capture_size: Annotated[Optional[str], typer.Option(help="Camera size HEIGHTxWIDTH or SIDE, e.g. 480x640 (default: the model's input size).")] = None,
     reconnect: Annotated[float, typer.Option(help="Seconds to retry a camera that stops before giving up.")] = 3.0,
     metrics_port: Annotated[Optional[int], typer.Option("--metrics-port", help="Serve Prometheus metrics on this port (0: any free port).")] = None,
     metrics_host: Annotated[str, typer.Option("--metrics-host", help="Address the metrics endpoint binds (0.0.0.0 for other machines).")] = "127.0.0.1",
@@ -90,9 +79,9 @@ def run_cmd(
     else:
         raise EdgeDenoiseError("no input: give --camera 0, --source URI, or --demo to try it without a camera")
     # RunConfig checks every value (its __post_init__), as it does for a Python caller of run()
-    config = RunConfig(source=uri, model=model, precision=precision, model_size=_parse_model_size(model_size), threads=threads, delegate=delegate, backend=backend, tile=tile, overlap=overlap,
+    config = RunConfig(source=uri, model=model, precision=precision, model_size=model_size, threads=threads, delegate=delegate, backend=backend, tile=tile, overlap=overlap,
                        add_noise=add_noise, display=display, save=save, report=str(report) if report else None,
-                       frames=frames, duration=duration, capture_size=_parse_size(capture_size), reconnect_s=reconnect,
+                       frames=frames, duration=duration, capture_size=capture_size, reconnect_s=reconnect,
                        metrics_port=metrics_port, metrics_host=metrics_host, log_json=str(log_json) if log_json else None,
                        log_interval_s=log_interval, keep=keep, max_save_mb=max_save_mb, min_free_mb=min_free_mb,
                        fp16_arith=fp16_arith)
@@ -143,7 +132,7 @@ def denoise_cmd(
     from edge_runtime.engine import load_engine
     from edge_runtime.zoo import resolve_model
 
-    engine = load_engine(resolve_model(model, precision, _parse_model_size(model_size), notice=_notice), threads=threads,
+    engine = load_engine(resolve_model(model, precision, model_size, notice=_notice), threads=threads,
                          delegate=delegate, backend=backend, fp16_arith=fp16_arith)
 
     def on_item(status: str, path: str, note: str) -> None:
@@ -170,19 +159,3 @@ def denoise_cmd(
     console.print(summary, highlight=False)
     if result.failed and not (result.written or result.existing):
         raise typer.Exit(1)
-
-
-def _parse_model_size(text: str | None) -> tuple[int, int] | None:
-    """'128' -> (128, 128); '480x640' -> (480, 640) (height x width, as in convert --size)."""
-    if not text:
-        return None
-    from edge_runtime.errors import EdgeDenoiseError
-
-    parts = text.lower().split("x")
-    try:
-        values = [int(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) not in (1, 2) or min(values, default=0) <= 0:
-        raise EdgeDenoiseError(f"--model-size {text}: use SIDE (128) or HEIGHTxWIDTH (480x640)")
-    return (values[0], values[0]) if len(values) == 1 else (values[0], values[1])

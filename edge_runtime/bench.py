@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.sizes import parse_size, size_text
 
 PRECISIONS = ("fp32", "fp16", "dynamic", "int8")
 DEFAULT_SIZES = ("128", "256", "480x640")
@@ -50,7 +51,6 @@ CEILING_FILES = {"fp32": "ceiling_fp32.tflite", "int8": "ceiling_int8.tflite"}
 # which ceiling a precision is compared with: fp16 weights are computed in fp32 on CPUs, and
 # XNNPACK runs dynamic-range files with int8 GEMMs on the quantized-on-the-fly activations
 CEILING_OF = {"fp32": "fp32", "float32": "fp32", "fp16": "fp32", "dynamic": "int8", "int8": "int8"}
-_SIZE = re.compile(r"^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$")
 _RESULT_TAG = "EDGE_DENOISE_BENCH "
 
 
@@ -122,22 +122,10 @@ def cache_dir() -> Path:
 
 
 # --- parsing -----------------------------------------------------------------------------------
-def parse_size(text: str) -> tuple[int, int]:
-    """``128`` -> (128, 128); ``480x640`` -> (480, 640), height first, as the converter names files."""
-    m = _SIZE.match(str(text))
-    if not m or int(m[1]) <= 0 or (m[2] is not None and int(m[2]) <= 0):
-        raise EdgeDenoiseError(f"bad size '{text}': use SIDE (e.g. 128) or HEIGHTxWIDTH (e.g. 480x640)")
-    return int(m[1]), int(m[2] or m[1])
-
-
 def split_list(values) -> tuple[str, ...]:
     """``["128,256", "480x640"]`` -> ("128", "256", "480x640")."""
     parts = [values] if isinstance(values, str) else list(values)
     return tuple(p.strip() for v in parts for p in str(v).split(",") if p.strip())
-
-
-def size_text(hw) -> str:
-    return f"{hw[0]}x{hw[1]}"
 
 
 # --- frames ------------------------------------------------------------------------------------

@@ -40,7 +40,7 @@ class RunConfig:
     source: str = "0"
     model: str = DEFAULT_MODEL
     precision: str = "int8"  # picks among shipped models of that name
-    model_size: tuple[int, int] | None = None  # (height, width) of a shipped model; None: VGA for live, else 128
+    model_size: tuple[int, int] | str | None = None  # (height, width) or "480x640" of a shipped model; None: VGA live, else 128
     threads: int = 2
     delegate: str | None = None
     backend: str = "auto"  # engine backend: auto (CompiledModel where available), compiled, interpreter
@@ -54,7 +54,7 @@ class RunConfig:
     report: str | None = None
     frames: int | None = None
     duration: float | None = None
-    capture_size: tuple[int, int] | None = None  # (width, height) requested from cameras
+    capture_size: tuple[int, int] | str | None = None  # (height, width) or "480x640" requested from cameras
     reconnect_s: float = 3.0
     metrics_port: int | None = None  # Prometheus endpoint; 0 picks a free port
     metrics_host: str = "127.0.0.1"
@@ -82,8 +82,13 @@ class RunConfig:
                                    f"(0: any free port)")
         if (self.keep is not None or self.max_save_mb is not None) and not self.save:
             raise EdgeDenoiseError("--keep and --max-save-mb rotate the frames of --save DIR: give --save too")
-        for name, size in (("--model-size", self.model_size), ("--capture-size", self.capture_size)):
-            if size is not None and (len(size) != 2 or min(size) <= 0):
+        from edge_runtime.sizes import parse_size
+
+        for name, field_name in (("--model-size", "model_size"), ("--capture-size", "capture_size")):
+            size = getattr(self, field_name)
+            if isinstance(size, (str, int)):  # "480x640" or 128, as the CLI spells it: height x width
+                object.__setattr__(self, field_name, parse_size(size, name))
+            elif size is not None and (len(size) != 2 or min(size) <= 0):
                 raise EdgeDenoiseError(f"{name} {size}: both sides must be positive")
 
 
@@ -323,7 +328,7 @@ def _open_source_for(config: RunConfig, engine):
     spec = parse_uri(config.source)
     size = config.capture_size
     if size is None and spec.kind in ("camera", "picamera2", "csi", "demo"):
-        size = (engine.input_hw[1], engine.input_hw[0])  # ask the camera for what the model takes
+        size = tuple(engine.input_hw)  # ask the camera for what the model takes
     return open_source(config.source, size=size, reconnect_s=config.reconnect_s, exclude=config.save)
 
 

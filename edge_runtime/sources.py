@@ -466,8 +466,8 @@ def _open_v4l2(spec: SourceURI, size, fps, reconnect_s) -> LiveSource:
         # FOURCC first, then size: some drivers ignore MJPG when it comes after the size (CV#12404).
         cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
         if size:
-            cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
-            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[1])
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[0])
         if fps:
             cap.set(cv2.CAP_PROP_FPS, fps)
 
@@ -504,7 +504,7 @@ def _open_picamera2(spec: SourceURI, size, fps, reconnect_s) -> LiveSource:
         found = ", ".join(f"picamera2://{i} ({c.get('Model', '?')})" for i, c in enumerate(cameras)) or "none"
         raise EdgeDenoiseError(f"camera picamera2://{spec.index} not found; Pi cameras present: {found}")
     cam = Picamera2(spec.index)
-    width, height = size or (640, 480)
+    height, width = size or (480, 640)
     # Configure the stream at the size the model needs (capture_array copies; big frames halve the rate),
     # few buffers and queue=False so a capture never returns a frame taken before the call.
     controls = {"FrameRate": float(fps)} if fps else {}
@@ -533,7 +533,7 @@ def _open_csi(spec: SourceURI, size, fps, reconnect_s) -> LiveSource:
             "'pip uninstall opencv-python opencv-python-headless' and use JetPack's OpenCV "
             "('sudo apt install python3-opencv', venv with --system-site-packages)"
         )
-    width, height = size or (1280, 720)
+    height, width = size or (720, 1280)
     cap = cv2.VideoCapture(csi_pipeline(spec.index, width, height, int(fps or 30)), cv2.CAP_GSTREAMER)
     if not cap.isOpened():
         raise EdgeDenoiseError(f"camera csi://{spec.index} not found (nvarguscamerasrc could not open sensor-id={spec.index})")
@@ -572,7 +572,7 @@ def _outside(paths: list[Path], exclude: str | Path | None) -> list[Path]:
 
 def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, fps: float | None = None,
                 reconnect_s: float = 3.0, exclude: str | Path | None = None) -> FrameSource:
-    """Open any source URI (see the module docstring); ``size`` is (width, height) for cameras and the demo.
+    """Open any source URI (see the module docstring); ``size`` is (height, width) for cameras and the demo.
 
     ``exclude``: a folder whose images a folder or glob source never reads (where the run saves).
     """
@@ -586,7 +586,7 @@ def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, f
     if spec.kind == "stream":
         return _open_stream(spec, reconnect_s)
     if spec.kind == "demo":
-        return DemoSource((size[1], size[0]) if size else None)
+        return DemoSource(size)
     if spec.kind == "video":
         import cv2
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from edge_runtime.engine import read_metadata
 from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.sizes import parse_size
 
 SHIPPED_DIR = Path(__file__).resolve().parent / "models"
 # The model run, denoise and doctor use when none is named: the blind fastnet with its impulse stage, best
@@ -81,13 +82,13 @@ def _label(m: dict) -> str:
 PRECISION_FALLBACK = {"int8": "dynamic"}
 
 
-def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, int] | int | None = None,
+def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, int] | str | int | None = None,
                   live: bool = False, notice: Callable[[str], None] | None = None, *, io: str | None = None,
                   paths: list[str | Path] | None = None) -> Path:
     """A .tflite path as given, or a converted model found by name (``fastnet``, ``autoencoder``, ``unet``, or the
     ``--name`` of a conversion of one's own) in ``paths`` (files or folders) and the shipped models.
 
-    ``size`` (H, W) picks a file exactly; without it a live camera gets the 480x640 (VGA) file and everything else
+    ``size`` (H, W), or its text (``480x640``, ``128``), picks a file exactly; without it a live camera gets the 480x640 (VGA) file and everything else
     the 128x128 one, else whatever exists. ``io`` ("float32", "uint8") insists on that I/O type; without it a live
     camera prefers uint8 I/O and the rest float32. A file from ``paths`` comes before a shipped one. At a size with
     no file of that precision, PRECISION_FALLBACK's is taken, and ``notice`` told. Every miss raises
@@ -97,7 +98,7 @@ def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, i
     path = Path(text)
     if path.suffix.lower() == ".tflite" or path.exists() or "/" in text or "\\" in text:
         return path
-    hw = (size, size) if isinstance(size, int) else tuple(int(v) for v in size) if size else None
+    hw = parse_size(size, "--model-size") if isinstance(size, (str, int)) else tuple(size) if size else None
     where = "shipped" if not paths else f"shipped or in {', '.join(str(p) for p in paths)}"
     everything = list_models(paths, shipped=True)
     models = [m for m in everything if m["name"] == text and (io is None or m["io_dtype"] == io)]

@@ -121,7 +121,8 @@ def main() -> int:
     import paired_latency
 
     from convert.calibration import calibration_images, load_clean
-    from convert.fixed_shape import fixed_shape_model, parse_size
+    from convert.fixed_shape import fixed_shape_model
+    from edge_runtime.sizes import parse_size
     from convert.gate import keras_reference, run_gate
     from edge_runtime.atomic import write_json_atomic
     from edge_runtime.noise import parse_noise

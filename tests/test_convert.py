@@ -71,7 +71,7 @@ def tensor_dtypes(engine) -> set[str]:
 # --- sizes and precisions -------------------------------------------------------------------
 
 def test_size_spelling_is_side_or_height_x_width():
-    from convert.fixed_shape import parse_size
+    from edge_runtime.sizes import parse_size
 
     assert parse_size("128") == (128, 128)
     assert parse_size("480x640") == (480, 640)

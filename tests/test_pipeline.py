@@ -181,3 +181,17 @@ def test_the_default_model_ships_a_file_for_cameras_and_for_files():
     for path in (camera, files):
         gate = read_metadata(path)["gate"]
         assert gate["drop"] <= gate["max_drop"]
+
+
+def test_every_frame_size_is_read_height_x_width_in_one_way():
+    """--size, --model-size and --capture-size share edge_runtime.sizes.parse_size: SIDE or HEIGHTxWIDTH."""
+    import pytest
+
+    from edge_runtime.errors import EdgeDenoiseError
+    from edge_runtime.sizes import parse_size
+
+    config = RunConfig(model_size="480x640", capture_size="720x1280")
+    assert config.model_size == (480, 640) and config.capture_size == (720, 1280)
+    assert RunConfig(capture_size="128").capture_size == (128, 128) == parse_size("128")
+    with pytest.raises(EdgeDenoiseError, match=r"bad --capture-size '640by480': use SIDE \(e.g. 128\) or HEIGHTxWIDTH"):
+        RunConfig(capture_size="640by480")

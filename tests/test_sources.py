@@ -164,7 +164,7 @@ def test_picamera2_bgr_frames_arrive_as_rgb_at_the_requested_size(monkeypatch):
     monkeypatch.syspath_prepend(str(FAKE_PICAMERA2))
     import picamera2
 
-    with open_source("picamera2://0", size=(64, 48)) as source:
+    with open_source("picamera2://0", size=(48, 64)) as source:  # height x width, as everywhere
         frame = source.read()
     assert frame.shape == (48, 64, 3)
     assert frame[0, 0, 2] == 255 and frame[0, 0, 1] == 0    # blue stays blue after BGR -> RGB

@@ -211,7 +211,7 @@ BAD_NOISE_SPECS = ["", "blur:3", "gaussian", "gaussian:", "gaussian:abc", "gauss
                    "gaussian:0.3-0.1", "motionblur:2.5", "gaussian:0.1+", "+", "gaussian:0.1++poisson:3",
                    "poisson:0", "saltpepper:1e9", "gaussian:nan", "gaussian:0.1:0.2", "\x00", "gaussian:0.1 poisson:3"]
 BAD_SIZES = ["0", "-8", "abc", "64x", "x64", "64x64x3", "1e3", "33"]
-BAD_CAPTURE_SIZES = ["640", "640by480", "0x480", "-640x480", "x"]
+BAD_CAPTURE_SIZES = ["640by480", "0x480", "-640x480", "x", "480x"]
 BAD_URIS = ["foo://x", "picamera2://abc", "csi://cam", "notes.txt", "   ", "/no/such/folder/", "/no/such/clip.mp4",
             "/no/such/photo.jpg", "/no/such/*.jpg"]
 
