@@ -217,19 +217,20 @@ def train_dataset(
         return noisy_batches(clean_u8, spec, batch_size, seed, augment, crop)
     import tensorflow as tf
 
-    rng = np.random.default_rng(seed)
+    def corrupt(batch_u8: np.ndarray, batch_seed: np.ndarray):
+        return corrupt_batch(batch_u8, spec, np.random.default_rng(int(batch_seed) & 0x7FFFFFFFFFFFFFFF), augment, crop)
 
-    def corrupt(batch_u8: np.ndarray):
-        return corrupt_batch(batch_u8, spec, rng, augment, crop)
-
-    def to_pair(batch):
-        noisy, clean = tf.numpy_function(corrupt, [batch], (tf.float32, tf.float32))
+    def to_pair(batch, batch_seed):
+        noisy, clean = tf.numpy_function(corrupt, [batch, batch_seed], (tf.float32, tf.float32))
         shape = (None, None, None, 3)
         return tf.ensure_shape(noisy, shape), tf.ensure_shape(clean, shape)
 
     ds = tf.data.Dataset.from_tensor_slices(clean_u8)
-    ds = ds.shuffle(len(clean_u8), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(to_pair)
+    ds = ds.shuffle(len(clean_u8), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    # every batch draws its noise from a seed of its own, new each epoch, so batches can be made in
+    # parallel (numpy and OpenCV release the GIL) and a run still repeats exactly
+    seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True)
+    ds = tf.data.Dataset.zip(ds, seeds).map(to_pair, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 

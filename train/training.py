@@ -22,6 +22,7 @@ from train.data import (LoadReport, load_images, make_manifest, noisy_pairs, par
                         write_manifest)
 
 SCHEDULES = ("constant", "cosine")
+PRECISIONS = {"float32": "float32", "bfloat16": "mixed_bfloat16"}  # --precision -> Keras dtype policy
 
 
 @dataclass
@@ -65,8 +66,12 @@ def load_splits(config: TrainConfig, run_dir: Path, console=None) -> tuple[dict,
     return manifest, arrays, report
 
 
-def save_best_callback(path: Path, initial_best: float = -np.inf):
-    """A Keras callback that keeps the best model by val SSIM, written atomically."""
+def save_best_callback(path: Path, initial_best: float = -np.inf, float32_twin=None):
+    """A Keras callback that keeps the best model by val SSIM, written atomically.
+
+    ``float32_twin`` (a model of the same layers built in float32) is what gets saved when training runs
+    in bfloat16, so every model.keras converts and evaluates as a float32 model.
+    """
     import keras
 
     class SaveBest(keras.callbacks.Callback):
@@ -78,8 +83,12 @@ def save_best_callback(path: Path, initial_best: float = -np.inf):
             value = (logs or {}).get("val_ssim_metric", -np.inf)
             if value > self.best:
                 self.best = value
+                saved = self.model
+                if float32_twin is not None:
+                    float32_twin.set_weights(self.model.get_weights())
+                    saved = float32_twin
                 with atomic_path(path) as tmp:  # the temp name ends in .keras, as Keras wants
-                    self.model.save(tmp)
+                    saved.save(tmp)
 
     return SaveBest()
 
@@ -143,8 +152,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
 
     import keras
 
-    from train.losses import make_loss, psnr_metric, ssim_metric
-    from train.models import create_model, size_multiple
+    from train.models import size_multiple
 
     multiple = size_multiple(config.model, config.depth, config.scale, config.unshuffle)
     for name, side in (("--size", config.size), ("--crop", config.crop)):
@@ -183,18 +191,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     global_batch = config.batch_size * place.replicas
     steps = -(-len(arrays["train"]) // global_batch)
     with _scope(place):
-        model = create_model(config.model, **config.model_kwargs())
-        if config.init_from and not resume:
-            init_weights(model, config.init_from)
-        if config.background_margin:
-            pass_negative_output(model)
-        if config.quant_aware:  # validate (and keep the best) with int8 rounding on; training rounds anyway
-            from train.layers import fake_quant_at_inference
-
-            fake_quant_at_inference(model, True, only_trained=False)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps, place.replicas)),
-                      loss=make_loss(config.loss, config.background_margin),
-                      metrics=[ssim_metric, psnr_metric])
+        model, twin = compiled_model(config, steps, place.replicas, init=not resume)
     ds = train_dataset(arrays["train"], spec, global_batch, config.seed, augment=augment, crop=config.crop)
     if place.multiworker:
         from train.distribute import patch_keras_for_multiworker, shard_by_data
@@ -208,7 +205,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     cbs = [
         keras.callbacks.BackupAndRestore(str(run_dir / "backup")),
         keras.callbacks.CSVLogger(str(history_csv), append=True),
-        save_best_callback(run_dir / "model.keras", _best_from_history(history_csv)),
+        save_best_callback(run_dir / "model.keras", _best_from_history(history_csv), twin),
         *callbacks,
     ]
     interrupted = False
@@ -232,6 +229,51 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         return TrainResult(run_dir, {}, interrupted, report)
     metrics = finish_run(config, run_dir, arrays["test"], manifest)
     return TrainResult(run_dir, metrics, interrupted, report)
+
+
+def compiled_model(config: TrainConfig, steps_per_epoch: int, replicas: int = 1, init: bool = True):
+    """The model as training runs it, compiled -> (model, float32 twin to save, or None in float32).
+
+    ``init``: start from ``config.init_from``'s weights (not when resuming: the backup has newer ones).
+    """
+    import keras
+
+    from train.losses import make_loss, psnr_metric, ssim_metric
+    from train.models import create_model
+
+    with dtype_policy(PRECISIONS[config.precision]):
+        model = create_model(config.model, **config.model_kwargs())
+    twin = create_model(config.model, **config.model_kwargs()) if config.precision != "float32" else None
+    if config.init_from and init:
+        init_weights(model, config.init_from)
+    if config.background_margin:
+        pass_negative_output(model)
+    if config.quant_aware:  # validate (and keep the best) with int8 rounding on; training rounds anyway
+        from train.layers import fake_quant_at_inference
+
+        fake_quant_at_inference(model, True, only_trained=False)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate(config, steps_per_epoch, replicas)),
+                  loss=make_loss(config.loss, config.background_margin),
+                  metrics=[ssim_metric, psnr_metric])
+    return model, twin
+
+
+def dtype_policy(name: str):
+    """Build models under Keras dtype policy ``name`` ("float32", "mixed_bfloat16"), then restore the global one."""
+    from contextlib import contextmanager
+
+    import keras
+
+    @contextmanager
+    def scoped():
+        before = keras.config.dtype_policy()
+        keras.config.set_dtype_policy(name)
+        try:
+            yield
+        finally:
+            keras.config.set_dtype_policy(before)
+
+    return scoped()
 
 
 def pass_negative_output(model) -> None:
@@ -298,6 +340,8 @@ def check_options(config: TrainConfig) -> None:
     if config.loss not in LOSSES:
         raise EdgeDenoiseError(f"unknown loss '{config.loss}'; choose one of: {', '.join(LOSSES)}")
     parse_augment(config.augment)
+    if config.precision not in PRECISIONS:
+        raise EdgeDenoiseError(f"--precision {config.precision}: choose one of: {', '.join(PRECISIONS)}")
     if config.schedule not in SCHEDULES:
         raise EdgeDenoiseError(f"--schedule {config.schedule}: choose one of: {', '.join(SCHEDULES)}")
     if config.attention not in (None, *ATTENTION):

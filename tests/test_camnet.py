@@ -1,0 +1,59 @@
+"""camnet, the camera model: int8 by construction, trainable in bfloat16, saved as float32."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from edge_runtime.errors import EdgeDenoiseError
+from train.config import TrainConfig
+from train.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "edge_runtime" / "samples"
+
+
+def test_camnet_is_fully_convolutional_and_merges_by_concatenation_only():
+    import keras
+
+    from train.models import create_model, size_multiple
+
+    model = create_model("camnet", width=8)
+    out = model(np.random.default_rng(0).random((1, 48, 64, 3), dtype=np.float32))
+    assert out.shape == (1, 48, 64, 3) and size_multiple("camnet") == 8
+    kinds = {type(layer).__name__ for layer in model.layers}
+    assert "Concatenate" in kinds
+    adds = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Add)]
+    assert adds == ["residual"], "one image-space residual, at the output only"
+    full_res_convs = [layer.name for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+                      and layer.output.shape[1] is None and layer.strides == (1, 1)
+                      and layer.input.shape[-1] == 3]
+    assert not full_res_convs, "no conv reads the full-resolution image"
+
+
+def test_quant_aware_camnet_rounds_every_tensor_the_int8_file_holds():
+    from train.layers import FakeQuant
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, quant_aware=True)
+    fq = [layer for layer in model.layers if isinstance(layer, FakeQuant)]
+    convs = [layer for layer in model.layers if type(layer).__name__ == "Conv2D"]
+    assert len(fq) >= len(convs) + 3  # every conv, every merge and the residual
+    assert all(layer.dtype_policy.compute_dtype == "float32" for layer in fq)
+
+
+def test_bfloat16_training_saves_a_float32_model(tmp_path):
+    from train.evaluate import load_keras_model
+
+    config = TrainConfig(model="camnet", width=8, data=str(SAMPLES), out=str(tmp_path / "run"), size=32,
+                         batch_size=4, epochs=1, max_images=6, noise="camera:8-32", precision="bfloat16")
+    result = train(config, verbose=0)
+    model = load_keras_model(result.run_dir / "model.keras")
+    assert {layer.dtype_policy.compute_dtype for layer in model.layers if layer.weights} == {"float32"}
+    assert 0 < result.metrics["model"]["ssim_mean"] <= 1
+
+
+def test_an_unknown_precision_is_one_line(tmp_path):
+    config = TrainConfig(model="camnet", data=str(SAMPLES), out=str(tmp_path / "run"), precision="fp8")
+    with pytest.raises(EdgeDenoiseError, match="--precision fp8: choose one of: float32, bfloat16"):
+        train(config, verbose=0)
