@@ -192,6 +192,21 @@ def _wrong_output_tflite(path: Path) -> None:
     path.write_bytes(tf.lite.TFLiteConverter.from_saved_model(str(saved)).convert())
 
 
+def dynamic_box_blur_tflite(path: Path) -> Path:
+    """A (None, None, 3) 3x3 box blur through TFLiteConverter.from_keras_model: the file's input reads
+    [1, 1, 1, 3] (shape signature [-1, -1, -1, 3]); run at that shape it blurs 1x1 tiles into darkness."""
+    import keras
+    import tensorflow as tf
+
+    inp = keras.Input((None, None, 3))
+    blur = keras.layers.DepthwiseConv2D(3, padding="same", use_bias=False)
+    model = keras.Model(inp, blur(inp))
+    blur.set_weights([np.full((3, 3, 3, 1), 1.0 / 9.0, np.float32)])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
+    return path
+
+
 def _unknown_class_keras(path: Path) -> None:
     """A .keras saved with a custom layer class that the loading process does not know."""
     import keras
