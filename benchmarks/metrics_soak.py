@@ -104,7 +104,7 @@ def run_service(options: dict, messages) -> None:
                         snapshots["warm"] = tracemalloc.take_snapshot()
 
             threading.Thread(target=sample_heap, daemon=True).start()
-        report = run(config, source=SyntheticSource(engine.input_hw), engine=engine,
+        report = run(config, source=SyntheticSource(engine.input_hw, hold=1, loop=True, uri="synthetic://"), engine=engine,
                      on_notice=lambda line: messages.put(("notice", line)))
         stop.set()
         done = {"report": asdict(report), "device": device_info(engine)}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import time
@@ -56,9 +55,10 @@ def make_video_elsewhere(path: Path, size=(640, 480), frames: int = 120) -> Path
 
 
 def peak_rss_mb() -> float:
-    """Peak resident memory of this process in MiB (ru_maxrss is KiB on Linux, bytes on macOS)."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+    """Peak resident memory of this process in MiB."""
+    from edge_runtime.device_info import peak_rss_bytes
+
+    return peak_rss_bytes() / 2**20
 
 
 def cli_peak_rss_mb(model: str, video: Path, threads: int, tile: bool, frames: int) -> float:

@@ -40,25 +40,10 @@ def default_model(workdir: Path) -> tuple[Path, str]:
 
 
 def make_source(hw: tuple[int, int], frames: int):
-    """An in-memory FrameSource: ``frames`` frames cycling through 8 smooth random images."""
-    import cv2
+    """``frames`` frames of the bundled photos at ``hw``, round and round, made before the loop."""
+    from edge_runtime.synthetic import SyntheticSource
 
-    from edge_runtime.sources import FrameSource
-
-    rng = np.random.default_rng(0)
-    pool = [cv2.resize(rng.integers(0, 256, (hw[0] // 8, hw[1] // 8, 3), dtype=np.uint8), (hw[1], hw[0]),
-                       interpolation=cv2.INTER_CUBIC) for _ in range(8)]
-
-    class SyntheticSource(FrameSource):
-        def read(self):
-            if self.frames_read >= frames:
-                self.stop_reason = "end of synthetic frames"
-                return None
-            frame = pool[self.frames_read % len(pool)]
-            self.frames_read += 1
-            return frame
-
-    return SyntheticSource("synthetic://soak")
+    return SyntheticSource(hw, hold=1, loop=True, limit=frames, uri="synthetic://soak")
 
 
 def make_sink(rss_every: int):

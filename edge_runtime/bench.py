@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.device_info import peak_rss_bytes, rss_bytes
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.sizes import parse_size, size_text
 
@@ -195,31 +196,6 @@ def load_frames(data: Path, files: list[str], hw: tuple[int, int], count: int, n
 
 
 # --- the worker: one model, one thread count, one fresh process --------------------------------
-def _rss_now_mb() -> float | None:
-    """Resident memory now (Linux /proc), or None elsewhere."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def _peak_rss_mb() -> float:
-    """Peak RSS of this process. VmHWM on Linux: ru_maxrss survives fork+exec and would report the parent's."""
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
-
-
 def time_engine(engine, frames: np.ndarray, warmup: int, min_runs: int, seconds: float, max_runs: int) -> dict:
     """Warm up, then time invokes (and the uint8 frame in/out separately) on ``frames`` in turn."""
     from edge_runtime.timing import percentiles_ms
@@ -257,7 +233,7 @@ def _worker(job_path: str) -> dict:
     job = json.loads(Path(job_path).read_text(encoding="utf-8"))
     runtime = find_runtime()
     frames = np.load(job["frames"])
-    base_mb = _rss_now_mb() or _peak_rss_mb()  # python + numpy + runtime + frames: not the model's
+    base_mb = rss_bytes() / 2**20  # python + numpy + runtime + frames: not the model's
     engine = load_engine(job["path"], threads=int(job["threads"]), backend=job.get("backend", "auto"))
     if frames.shape[1:3] != engine.input_hw:
         raise EdgeDenoiseError(f"internal: frames {frames.shape[1:3]} for a {engine.input_hw} model")
@@ -265,7 +241,7 @@ def _worker(job_path: str) -> dict:
     if job.get("outputs"):
         outs = np.stack([engine.denoise_frame(f).copy() for f in frames])
         np.save(job["outputs"], outs)
-    peak = _peak_rss_mb()
+    peak = peak_rss_bytes() / 2**20
     return {**stats, "peak_rss_mb": peak, "model_rss_mb": peak - base_mb, "input_hw": list(engine.input_hw),
             "input_dtype": str(engine.input_dtype), "runtime": f"{runtime.name} {runtime.version}",
             "zero_copy_input": engine.zero_copy_input, "backend": engine.backend}

@@ -616,7 +616,7 @@ def check_smoke_run(host: Host, ctx: dict) -> Check:
 
     seconds = float(ctx.get("smoke_s", SMOKE_SECONDS))
     report = run(RunConfig(source="synthetic://", model=str(engine.path), duration=seconds, threads=engine.threads),
-                 source=SyntheticSource(engine.input_hw), engine=engine, sink=FrameSink())
+                 source=SyntheticSource(engine.input_hw, hold=1, loop=True, uri="synthetic://"), engine=engine, sink=FrameSink())
     if report.frames == 0:
         return Check("smoke run", FAIL, f"no frame denoised in {seconds:g} s ({report.stop_reason})",
                      "run edge-denoise --debug run --demo --model ... to see the error")

@@ -190,34 +190,6 @@ class ImageFilesSource(FrameSource):
         return None
 
 
-class DemoSource(FrameSource):
-    """The bundled pistachio photos as a short clip, each held for ``hold`` frames, at ``size_hw``."""
-
-    def __init__(self, size_hw: tuple[int, int] | None = None, hold: int = 3):
-        import cv2
-
-        from edge_runtime.images import list_images, read_image_rgb
-
-        super().__init__("demo://")
-        self.fps = 10.0
-        self._frames = []
-        for path in list_images(SAMPLES_DIR):
-            img = read_image_rgb(path)
-            if size_hw and img.shape[:2] != tuple(size_hw):
-                img = cv2.resize(img, (size_hw[1], size_hw[0]), interpolation=cv2.INTER_CUBIC)
-            self._frames.extend([img] * hold)
-        self._next = 0
-
-    def read(self) -> np.ndarray | None:
-        if self._next >= len(self._frames):
-            self.stop_reason = "end of demo clip"
-            return None
-        frame = self._frames[self._next]
-        self._next += 1
-        self.frames_read += 1
-        return frame
-
-
 class VideoFileSource(FrameSource):
     """Every frame of a video file, in order (no real-time pacing, no drops)."""
 
@@ -586,7 +558,9 @@ def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, f
     if spec.kind == "stream":
         return _open_stream(spec, reconnect_s)
     if spec.kind == "demo":
-        return DemoSource(size)
+        from edge_runtime.synthetic import SyntheticSource
+
+        return SyntheticSource(size)
     if spec.kind == "video":
         import cv2
 

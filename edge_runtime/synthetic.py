@@ -1,6 +1,7 @@
-"""A frame source that needs no camera and never ends: for doctor's smoke run and soak tests.
+"""The one frame source that needs no camera: the bundled sample photos as a clip.
 
-    source = SyntheticSource((128, 128))   # a clip panning across a bundled sample photo, looped
+    source = SyntheticSource((480, 640))                      # `run --demo`: one pass, each photo held 3 frames
+    source = SyntheticSource((128, 128), hold=1, loop=True)  # doctor's smoke run and the soaks: never ends
 
 The frames are made once, before the loop, so the source costs nothing per frame and a run on it
 measures the model and the loop at full speed.
@@ -14,26 +15,32 @@ from edge_runtime.sources import SAMPLES_DIR, FrameSource
 
 
 class SyntheticSource(FrameSource):
-    """``frames`` different uint8 RGB frames of ``size_hw``, repeated forever (or ``limit`` reads)."""
+    """The bundled photos as uint8 RGB frames of ``size_hw`` (their own sizes if None), each ``hold`` times.
 
-    def __init__(self, size_hw: tuple[int, int], frames: int = 32, limit: int | None = None):
-        super().__init__("synthetic://")
+    One pass, or with ``loop`` round and round; ``limit`` stops after that many reads either way.
+    """
+
+    def __init__(self, size_hw: tuple[int, int] | None = None, *, hold: int = 3, loop: bool = False,
+                 limit: int | None = None, uri: str = "demo://"):
+        super().__init__(uri)
         import cv2
 
         from edge_runtime.images import list_images, read_image_rgb
 
-        h, w = size_hw
-        photos = list_images(SAMPLES_DIR)
-        base = read_image_rgb(photos[0]) if photos else np.full((256, 256, 3), 128, np.uint8)
-        big = cv2.resize(base, (w * 2, h * 2), interpolation=cv2.INTER_CUBIC)
-        self._frames = [np.ascontiguousarray(big[(i * h) // frames: (i * h) // frames + h,
-                                                 (i * w) // frames: (i * w) // frames + w]) for i in range(frames)]
+        self.fps = 10.0  # what a saved video of the clip plays at
+        photos = [read_image_rgb(p) for p in list_images(SAMPLES_DIR)] or [np.full((256, 256, 3), 128, np.uint8)]
+        if size_hw:
+            h, w = size_hw
+            photos = [p if p.shape[:2] == (h, w) else cv2.resize(p, (w, h), interpolation=cv2.INTER_CUBIC)
+                      for p in photos]
+        self._frames = [np.ascontiguousarray(p) for p in photos for _ in range(hold)]
+        self.loop = loop
         self.limit = limit
 
     def read(self) -> np.ndarray | None:
-        if self.limit is not None and self.frames_read >= self.limit:
-            self.stop_reason = "end of synthetic clip"
+        n = self.frames_read
+        if (self.limit is not None and n >= self.limit) or (not self.loop and n >= len(self._frames)):
+            self.stop_reason = f"end of {self.uri} clip"
             return None
-        frame = self._frames[self.frames_read % len(self._frames)]
         self.frames_read += 1
-        return frame
+        return self._frames[n % len(self._frames)]

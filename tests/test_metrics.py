@@ -53,7 +53,7 @@ def test_metrics_endpoint_counters_move_during_a_run(uint8_model):
     result = {}
     config = RunConfig(model=str(uint8_model), metrics_port=0, add_noise="gaussian:0.1", threads=1)
     thread = threading.Thread(target=lambda: result.update(
-        report=run(config, source=SyntheticSource((64, 64)), stop=stop, on_notice=notices.append)))
+        report=run(config, source=SyntheticSource((64, 64), loop=True), stop=stop, on_notice=notices.append)))
     thread.start()
     try:
         url = wait_for(lambda: next((n.split(" ", 1)[1] for n in notices if n.startswith("metrics: ")), None), "the URL")
@@ -125,7 +125,7 @@ def test_log_json_keeps_one_backup_so_it_never_fills_the_disk(tmp_path):
 def test_run_writes_log_lines_with_the_stop_reason(tmp_path, uint8_model):
     log = tmp_path / "run.jsonl"
     report = run(RunConfig(model=str(uint8_model), frames=12, log_json=str(log), threads=1),
-                 source=SyntheticSource((64, 64)))
+                 source=SyntheticSource((64, 64), loop=True))
     last = json.loads(log.read_text().splitlines()[-1])
     assert last["frames"] == report.frames == 12 and last["event"] == "stopped: --frames 12 reached"
     assert last["stages_ms"]["invoke"]["count"] >= 1
@@ -171,10 +171,10 @@ def test_low_disk_stops_saving_once_and_denoising_goes_on(tmp_path, uint8_model)
     sink = open_sink(str(tmp_path / "frames"), keep=100, min_free_bytes=2**20, free_bytes=lambda p: free["bytes"],
                      on_notice=notices.append)
     sink.check_every_s = 0.0
-    report = run(RunConfig(model=str(uint8_model), frames=6, threads=1), source=SyntheticSource((64, 64)), sink=sink)
+    report = run(RunConfig(model=str(uint8_model), frames=6, threads=1), source=SyntheticSource((64, 64), loop=True), sink=sink)
     assert report.saving["saved"] == 6 and notices == []
     free["bytes"] = 1000  # nearly full
-    report = run(RunConfig(model=str(uint8_model), frames=6, threads=1), source=SyntheticSource((64, 64)), sink=sink)
+    report = run(RunConfig(model=str(uint8_model), frames=6, threads=1), source=SyntheticSource((64, 64), loop=True), sink=sink)
     assert report.frames == 6 and report.saving["saving"] is False and report.saving["saved"] == 6
     assert len(notices) == 1 and "saving paused" in notices[0] and "--min-free-mb" in notices[0]
     assert len(list((tmp_path / "frames").iterdir())) == 6
@@ -228,5 +228,24 @@ def test_a_lost_camera_is_marked_so_the_cli_can_exit_non_zero(uint8_model):
     source = LiveSource.from_capture("v4l2:///dev/video0", ScriptedCapture([(True, bgr(5, 64, 64))]), reconnect_s=0.1)
     report = run(RunConfig(model=str(uint8_model), threads=1), source=source)
     assert report.source_lost and "unplugged" in report.stop_reason
-    finished = run(RunConfig(model=str(uint8_model), frames=2, threads=1), source=SyntheticSource((64, 64)))
+    finished = run(RunConfig(model=str(uint8_model), frames=2, threads=1), source=SyntheticSource((64, 64), loop=True))
     assert not finished.source_lost
+
+
+def test_one_synthetic_source_plays_the_bundled_photos_once_or_forever():
+    from edge_runtime.sources import open_source
+
+    demo = open_source("demo://", size=(48, 64))
+    frames = list(demo)
+    assert isinstance(demo, SyntheticSource) and demo.stop_reason == "end of demo:// clip"
+    assert len(frames) % 3 == 0 and {f.shape for f in frames} == {(48, 64, 3)}
+    endless = SyntheticSource((32, 32), hold=1, loop=True)
+    assert all(endless.read() is not None for _ in range(3 * len(frames)))
+    assert len(list(SyntheticSource((32, 32), loop=True, limit=5))) == 5
+
+
+def test_peak_memory_is_read_one_way_and_is_never_below_the_current():
+    from edge_runtime.device_info import peak_rss_bytes, rss_bytes
+
+    now = rss_bytes()
+    assert now > 0 and peak_rss_bytes() >= now
