@@ -47,10 +47,10 @@ def bench(
     Each .tflite row runs in its own process; warm-up is excluded; every row of a size sees the
     same noisy test frames. Failed rows are marked and the rest of the grid still runs.
     """
-    from edge_runtime.bench import BenchConfig, run_bench, split_list, write_results
-    from edge_runtime.sizes import parse_size
+    from edge_denoise.benchgrid import BenchConfig, run_bench, split_list, write_results
     from edge_runtime.errors import EdgeDenoiseError
     from edge_runtime.noise import parse_noise
+    from edge_runtime.sizes import parse_size
 
     parse_noise(noise)
     if min_runs < 30:
@@ -76,7 +76,7 @@ def bench(
     elif keras_models or (ceiling and ceiling_dir is None):
         _quiet_tensorflow()
     if keras_models and tf_ok:
-        from convert.bench_sources import convert_for_bench, keras_reference, onnx_reference
+        from edge_denoise.bench_sources import convert_for_bench, keras_reference, onnx_reference
 
         grid_sizes = []
         for s in sizes:
@@ -96,14 +96,14 @@ def bench(
                     if onnx is not None:
                         refs.append(onnx)
                 except EdgeDenoiseError as exc:
-                    from edge_runtime.bench import failed_row
+                    from edge_denoise.benchgrid import failed_row
 
                     extra_rows.append(failed_row("onnx", k.parent.name, "fp32", None, None, str(exc), path=str(k)))
     if ceiling and ceiling_path is None:
-        from edge_runtime.bench import cache_dir
+        from edge_denoise.benchgrid import cache_dir
 
         if tf_ok:
-            from convert.bench_sources import ceiling_models
+            from edge_denoise.bench_sources import ceiling_models
 
             ceiling_path = ceiling_models(log=log)
         elif (cache_dir() / "ceiling").is_dir():
@@ -132,7 +132,7 @@ def _table(result):
     """The at-a-glance table; bench.md/.csv (--out) have every column (p90, I/O ms, KiB, PSNR, ...)."""
     from rich.table import Table
 
-    from edge_runtime.bench import fmt, label, sorted_rows, threads_text
+    from edge_denoise.benchgrid import fmt, label, sorted_rows, threads_text
 
     m = result.machine
     repeat = (result.config.get("repeat") or 1) > 1

@@ -1,5 +1,5 @@
 """What `edge-denoise bench` needs TensorFlow for: .keras -> .tflite on the fly, the ceiling models,
-and the Keras / onnxruntime reference rows. The measuring itself is edge_runtime.bench (no TF).
+and the Keras / onnxruntime reference rows. The grid itself is edge_denoise.benchgrid (no TF).
 
 Converted files go to a cache folder (never into the run folder); files already in RUN/tflite/
 with the grid's name, precision and size are used as they are.
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_runtime.bench import cache_dir
+from edge_denoise.benchgrid import cache_dir
 from edge_runtime.errors import EdgeDenoiseError
 
 CEILING_SIZE = (128, 128)
@@ -38,8 +38,8 @@ def ceiling_models(folder: Path | None = None, log: Callable[[str], None] = prin
     import keras
 
     from convert.tflite import convert_to_tflite
+    from edge_denoise.benchgrid import CEILING_FILES
     from edge_runtime.atomic import atomic_path
-    from edge_runtime.bench import CEILING_FILES
 
     folder = Path(folder) if folder else cache_dir() / "ceiling"
     if all((folder / f).is_file() for f in CEILING_FILES.values()):
@@ -64,7 +64,7 @@ def convert_for_bench(keras_path: Path, precisions: tuple[str, ...], sizes: list
     """(.tflite files for every valid precision x size, failed rows) for one .keras run model."""
     from convert.pipeline import ConvertConfig, convert_run, file_name
     from convert.report import ConvertFailed
-    from edge_runtime.bench import PRECISIONS, failed_row
+    from edge_denoise.benchgrid import PRECISIONS, failed_row
     from edge_runtime.sizes import size_text
 
     keras_path = Path(keras_path)
@@ -113,7 +113,7 @@ def keras_reference(keras_path: Path):
     import tensorflow as tf
 
     from convert.fixed_shape import fixed_shape_model
-    from edge_runtime.bench import Reference
+    from edge_denoise.benchgrid import Reference
     from train.evaluate import load_keras_model
 
     keras_path = Path(keras_path)
@@ -139,8 +139,8 @@ def onnx_reference(keras_path: Path, threads: int, log: Callable[[str], None] = 
     except ImportError:
         return None
     from convert.onnx_export import export_onnx
+    from edge_denoise.benchgrid import Reference
     from edge_runtime.atomic import atomic_path
-    from edge_runtime.bench import Reference
     from train.evaluate import load_keras_model
 
     keras_path = Path(keras_path)

@@ -214,7 +214,7 @@ def test_fp16_arith_needs_the_compiled_backend(monkeypatch):
 
 
 def test_bench_device_report_names_a_run_with_fp16_arith(tmp_path):
-    from edge_runtime.bench import device_rows
+    from edge_denoise.benchgrid import device_rows
 
     report = tmp_path / "pi5_fp16_arith.json"
     report.write_text(json.dumps({"stages_ms": {"invoke": {"p50_ms": 50.0, "mean_ms": 51.0, "count": 300}},

@@ -1,4 +1,4 @@
-"""`edge-denoise bench` and edge_runtime.bench: honest timing, failed rows, MACs, merges, outputs, no TensorFlow."""
+"""`edge-denoise bench`: the grid (edge_denoise.benchgrid) around the device-side worker (edge_runtime.bench)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from tflite_fixtures import float_model, tflite_dir, uint8_model  # noqa: F401
 
-from edge_runtime.bench import BenchConfig, flag_rows, result_row, run_bench, time_engine, write_results
+from edge_denoise.benchgrid import BenchConfig, flag_rows, result_row, run_bench, write_results
+from edge_runtime.bench import time_engine
 
 SAMPLES = Path(__file__).resolve().parents[1] / "edge_runtime" / "samples"
 
@@ -136,12 +137,12 @@ def test_device_report_is_merged_and_every_output_file_is_written(tmp_path, uint
 
 
 def test_bench_measures_quality_on_the_test_split_training_holds_out(samples_dir):
-    from edge_runtime import bench
+    from edge_denoise import benchgrid
     from edge_runtime.splits import split_of
     from train import data
 
     assert data.split_of is split_of, "one hash split, shared by training and the device side"
-    folder, files, how = bench.test_split(BenchConfig(models=(), data=str(samples_dir)))
+    folder, files, how = benchgrid.test_split(BenchConfig(models=(), data=str(samples_dir)))
     everything = [p.relative_to(samples_dir).as_posix() for p in sorted(samples_dir.rglob("*.jpg"))]
     assert files == [r for r in everything if split_of(r) == "test"] and "test split" in how
 
@@ -166,3 +167,18 @@ def test_bench_cli_refuses_fewer_than_30_runs_in_one_line():
 
     r = cli("bench", "--min-runs", "10")
     assert r.returncode == 2 and "at least 30" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_device_side_imports_no_host_tool_not_even_inside_a_function():
+    """edge_runtime (the worker included) stands alone on a device: the grid, training and conversion import it,
+    never the other way round."""
+    import ast
+
+    host = {"edge_denoise", "train", "convert", "tensorflow", "keras", "tf_keras"}
+    found = []
+    for path in sorted((Path(__file__).resolve().parents[1] / "edge_runtime").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in host]
+    assert found == []
