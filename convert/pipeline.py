@@ -17,8 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from edge_runtime.atomic import atomic_path, write_json_atomic
 from convert.report import ConvertReport, finish_report
+from edge_runtime.atomic import atomic_path, write_json_atomic
 from edge_runtime.errors import EdgeDenoiseError
 
 METADATA_FORMAT = "edge-denoise-tflite/1"

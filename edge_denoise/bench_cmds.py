@@ -30,7 +30,7 @@ def bench(
     min_runs: Annotated[int, typer.Option(help="Timed invokes per row, at least (30 or more).")] = 30,
     warmup: Annotated[int, typer.Option(help="Untimed warm-up invokes per row.")] = 5,
     repeat: Annotated[int, typer.Option(help="Measure the grid this many times and show the run-to-run difference.")] = 1,
-    data: Annotated[Path, typer.Option(help="Clean images; the test split is scored (bundled samples if missing).")] = Path("../shared/data/pistachio"),
+    data: Annotated[Optional[Path], typer.Option(help="Clean images; the test split is scored. [default: $EDGE_DENOISE_DATA, else the bundled samples]")] = None,
     manifest: Annotated[Optional[Path], typer.Option(help="Split manifest (default: a run's manifest.json next to the models).")] = None,
     images: Annotated[int, typer.Option(help="Test images scored for SSIM/PSNR per size.")] = 16,
     noise: Annotated[str, typer.Option(help="Noise added to the frames.")] = "gaussian:0.1",
@@ -86,7 +86,7 @@ def bench(
                 pass  # run_bench marks it failed
         for k in keras_models:
             with err_console.status(f"converting {k}"):
-                files, failed = convert_for_bench(k, precisions, grid_sizes, data=str(data), log=log)
+                files, failed = convert_for_bench(k, precisions, grid_sizes, data=str(data) if data else None, log=log)
             tflites += files
             extra_rows += failed
             if references and k.is_file():
@@ -110,7 +110,7 @@ def bench(
             ceiling_path = cache_dir() / "ceiling"
     config = BenchConfig(
         models=tuple(str(p) for p in tflites), shipped=shipped, precisions=precisions, threads=thread_list, sizes=sizes,
-        warmup=warmup, min_runs=min_runs, seconds=seconds, data=str(data), manifest=str(manifest) if manifest else None,
+        warmup=warmup, min_runs=min_runs, seconds=seconds, data=str(data) if data else None, manifest=str(manifest) if manifest else None,
         images=images, noise=noise, classical=split_list(classical), ceiling_dir=str(ceiling_path) if ceiling and ceiling_path else None,
         device_reports=tuple(str(p) for p in device_report or []), repeat=repeat, backend=backend,
     )

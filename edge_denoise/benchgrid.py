@@ -67,7 +67,7 @@ class BenchConfig:
     min_runs: int = MIN_RUNS
     seconds: float = 1.0  # timed invokes continue at least this long (after min_runs)
     max_runs: int = 2000
-    data: str = "../shared/data/pistachio"
+    data: str | None = None  # clean images; None: $EDGE_DENOISE_DATA, else the bundled samples
     manifest: str | None = None  # split manifest; default: a run's manifest.json next to the models
     images: int = 16  # test images scored for SSIM/PSNR
     noise: str = "gaussian:0.1"
@@ -144,10 +144,11 @@ def test_split(config: BenchConfig) -> tuple[Path, list[str], str]:
     """(data folder, test files, a sentence saying where they came from)."""
     from edge_runtime.images import list_images
     from edge_runtime.sources import SAMPLES_DIR
-    from edge_runtime.splits import split_of
+    from edge_runtime.splits import DATA_ENV, split_of
 
-    data = Path(config.data)
-    note = ""
+    given = config.data or os.environ.get(DATA_ENV)
+    data = Path(given or SAMPLES_DIR)
+    note = "" if given else f"no --data or ${DATA_ENV}: quality measured on the bundled samples ({SAMPLES_DIR}); "
     if not data.is_dir():
         note = f"data folder {data} not found: quality measured on the bundled samples ({SAMPLES_DIR}); "
         data = Path(SAMPLES_DIR)

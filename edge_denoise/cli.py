@@ -49,7 +49,7 @@ def _print_load_report(report) -> None:
 @app.command()
 def train(
     model: Annotated[Optional[str], typer.Option(help="Model name: unet (default), autoencoder, fastnet (edge-efficient) or backbone_unet.")] = None,
-    data: Annotated[Optional[Path], typer.Option(help="Folder of clean images (one subfolder per class, or flat). [default: ../shared/data/pistachio]")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="Folder of clean images (one subfolder per class, or flat). [default: $EDGE_DENOISE_DATA]")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Run folder to write (default runs/MODEL).")] = None,
     noise: Annotated[Optional[str], typer.Option(help="Noise spec, e.g. gaussian:0.1, motionblur:7+gaussian:0.05, a weighted list gaussian:0-0.2@3,poisson:10-100@1 (one drawn per image) or the preset blind. [default: gaussian:0.1]")] = None,
     size: Annotated[Optional[int], typer.Option(help="Training image side in pixels. [default: 128]")] = None,
@@ -139,7 +139,7 @@ def train(
 @app.command()
 def tune(
     model: Annotated[str, typer.Option(help="Model name (the search space is width, depth, learning rate).")] = "unet",
-    data: Annotated[Path, typer.Option(help="Folder of clean images.")] = Path("../shared/data/pistachio"),
+    data: Annotated[Optional[Path], typer.Option(help="Folder of clean images. [default: $EDGE_DENOISE_DATA]")] = None,
     out: Annotated[Path, typer.Option(help="Folder for best.json, trials.csv/.md and the tuner state.")] = Path("runs/tune"),
     noise: Annotated[str, typer.Option(help="Noise spec.")] = "gaussian:0.1",
     size: Annotated[int, typer.Option(help="Image side in pixels.")] = 128,
@@ -175,7 +175,7 @@ def tune(
             raise EdgeDenoiseError(f"--{name} {text}: expected positive whole numbers")
         return values
 
-    base = TrainConfig(model=model, data=str(data), out=str(out), noise=noise, size=size, crop=crop,
+    base = TrainConfig(model=model, data=str(data) if data else None, out=str(out), noise=noise, size=size, crop=crop,
                        batch_size=batch_size, seed=seed, max_images=max_images)
     cfg = TuneConfig(base=base, out=str(out), algorithm=algorithm, max_trials=max_trials, max_epochs=max_epochs,
                      time_budget_s=time_budget, widths=ints(widths, "widths"), depths=ints(depths, "depths"))
@@ -192,7 +192,7 @@ def tune(
 @app.command("eval")
 def eval_(
     model: Annotated[Path, typer.Argument(help="A .keras or .tflite model.")],
-    data: Annotated[Path, typer.Option(help="Folder of clean images.")] = Path("../shared/data/pistachio"),
+    data: Annotated[Optional[Path], typer.Option(help="Folder of clean images. [default: $EDGE_DENOISE_DATA]")] = None,
     split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
     noise: Annotated[list[str], typer.Option(help="Noise spec; repeat for several.")] = ["gaussian:0.1"],  # noqa: B006
     suite: Annotated[bool, typer.Option("--suite", help="Score on the fixed noise suite (gaussian 0.05/0.1/0.2, poisson 30, speckle 0.2, salt-and-pepper 0.05, motion blur 9, motionblur:7+gaussian:0.05) instead of --noise.")] = False,
@@ -209,6 +209,7 @@ def eval_(
 
     from edge_runtime.errors import EdgeDenoiseError
     from edge_runtime.noise import parse_noise
+    from edge_runtime.splits import data_folder
     from train.data import LoadReport, load_images, make_manifest, read_manifest
     from train.evaluate import EVAL_SUITE, evaluate, write_eval
 
@@ -221,6 +222,7 @@ def eval_(
         raise EdgeDenoiseError(f"{model}: no such model file")
     if split not in ("train", "val", "test", "all"):
         raise EdgeDenoiseError(f"--split {split}: choose train, val, test or all")
+    data = Path(data_folder(data))
     if not data.is_dir():
         raise EdgeDenoiseError(f"{data}: data folder not found")
     run_manifest = Path(model).parent / "manifest.json"

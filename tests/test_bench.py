@@ -147,6 +147,14 @@ def test_bench_measures_quality_on_the_test_split_training_holds_out(samples_dir
     assert files == [r for r in everything if split_of(r) == "test"] and "test split" in how
 
 
+def test_without_data_bench_scores_the_bundled_samples_and_says_so(monkeypatch):
+    from edge_denoise.benchgrid import test_split
+
+    monkeypatch.delenv("EDGE_DENOISE_DATA", raising=False)
+    folder, files, how = test_split(BenchConfig(models=()))
+    assert folder == SAMPLES and files and how.startswith("no --data or $EDGE_DENOISE_DATA: quality measured on the bundled")
+
+
 def test_bench_cli_repeat_mode_shows_every_run_once_with_tensorflow_blocked(tmp_path, float_model):
     from test_runtime_cli import cli
 

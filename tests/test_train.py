@@ -104,6 +104,21 @@ def test_user_mistakes_are_one_line_without_a_traceback(args, says, tmp_path):
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
 
 
+def test_the_data_folder_is_given_or_read_from_the_environment_never_assumed(tiny_run, tmp_path, monkeypatch):
+    """No command defaults to a folder of the developers' machine: --data, else $EDGE_DENOISE_DATA, else one line."""
+    env = {k: v for k, v in os.environ.items() if k != "EDGE_DENOISE_DATA"}
+    for args in (["train", "--out", tmp_path / "x"], ["eval", tiny_run.run_dir / "model.keras"]):
+        result = subprocess.run([sys.executable, "-m", "edge_denoise", *map(str, args)], capture_output=True, text=True,
+                                cwd=tmp_path, env={**env, "COLUMNS": "200"})
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert result.stderr.strip() == ("error: no data folder: give --data DIR (clean images, flat or one subfolder per "
+                                         "class) or set EDGE_DENOISE_DATA=DIR"), result.stderr
+    monkeypatch.setenv("EDGE_DENOISE_DATA", str(ROOT / "edge_runtime" / "samples"))
+    result = train(TrainConfig(out=str(tmp_path / "from_env"), **{**TINY, "epochs": 1}), verbose=0)
+    saved = json.loads((result.run_dir / "config.json").read_text())
+    assert saved["train"]["data"] == str(ROOT / "edge_runtime" / "samples")  # convert finds the images from here
+
+
 def test_a_corrupt_keras_file_is_named_in_one_line(tmp_path):
     bad = tmp_path / "model.keras"
     bad.write_bytes(b"PK\x03\x04 not really a zip")

@@ -15,7 +15,7 @@ class TrainConfig:
     """How to train one denoiser. Defaults train the U-Net the toolkit ships."""
 
     model: str = "unet"
-    data: str = "../shared/data/pistachio"
+    data: str | None = None  # clean images; None: $EDGE_DENOISE_DATA (edge_runtime.splits.data_folder)
     out: str = "runs/unet"
     noise: str = "gaussian:0.1"
     size: int = 128

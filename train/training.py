@@ -17,6 +17,7 @@ from edge_runtime.atomic import atomic_path, write_json_atomic
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.noise import parse_noise
 from edge_runtime.signals import sigterm_as_keyboard_interrupt
+from edge_runtime.splits import data_folder
 from train.config import TrainConfig, load_config
 from train.data import (LoadReport, load_images, make_manifest, noisy_pairs, parse_augment, read_manifest, train_dataset,
                         write_manifest)
@@ -49,7 +50,7 @@ def package_versions() -> dict[str, str]:
 
 def load_splits(config: TrainConfig, run_dir: Path, console=None) -> tuple[dict, dict[str, np.ndarray], LoadReport]:
     """Make or reuse the split manifest, then decode each split once into memory."""
-    data_dir = Path(config.data)
+    data_dir = Path(data_folder(config.data))
     if not data_dir.is_dir():
         raise EdgeDenoiseError(f"{data_dir}: data folder not found (pass --data DIR with one subfolder per class, or a flat folder)")
     manifest = read_manifest(config.split_manifest) if config.split_manifest else make_manifest(data_dir)
@@ -162,6 +163,7 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         raise EdgeDenoiseError(f"--crop {config.crop}: larger than --size {config.size}")
     if resume and (Path(config.out) / "config.json").exists():
         config = load_config(Path(config.out) / "config.json").replace(epochs=config.epochs, out=config.out)
+    config = config.replace(data=data_folder(config.data))  # saved with the run: convert finds its images there
     created = not Path(config.out).exists()
     run_dir = prepare_run_dir(config, resume, overwrite)
     try:
