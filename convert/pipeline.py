@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
 import time
 from datetime import datetime, timezone
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from pathlib import Path
 from convert.report import ConvertReport, finish_report
 from edge_runtime.atomic import atomic_path, write_json_atomic
 from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.splits import DATA_ENV
 
 METADATA_FORMAT = "edge-denoise-tflite/1"
 # Oldest runtime the files are known to load in, measured with benchmarks/tflite_runtime_compat.py
@@ -40,7 +42,7 @@ class ConvertConfig:
     io: str = "float"  # int8 I/O: float (quantize inside), uint8 or int8
     format: str = "tflite"  # or "onnx" (float32, needs the 'onnx' extra)
     name: str | None = None  # default: the run folder's name
-    data: str | None = None  # clean images of the run (default: the run config's data)
+    data: str | None = None  # clean images of the run (default: the run config's data, else $EDGE_DENOISE_DATA)
     calib: str | None = None  # calibration folder (default: the run's train split)
     calib_count: int = 200
     noise: str | None = None  # default: the run's training noise
@@ -100,7 +102,7 @@ def read_run(model_path: Path, model, config: ConvertConfig) -> RunInfo:
             kwargs["impulse_reject"] = True
     elif (train_cfg.get("unshuffle") or 1) != 1:
         kwargs["unshuffle"] = train_cfg["unshuffle"]
-    data = config.data or train_cfg.get("data")
+    data = config.data or train_cfg.get("data") or os.environ.get(DATA_ENV)
     data_dir = None
     if data:
         for candidate in (Path(data), run_dir / data):
