@@ -1,4 +1,4 @@
-"""Issue 6: blind noise mixtures, augmentation, U-Net options, the edge-efficient fastnet, a
+"""Beyond the seed models: blind noise mixtures, augmentation, U-Net options, the edge-efficient fastnet, a
 pretrained-encoder U-Net, and the fixed evaluation suite."""
 
 import json
@@ -96,7 +96,7 @@ def test_unknown_augmentations_list_the_known_ones():
 
 
 # --- models ---------------------------------------------------------------------------------------
-UNET_DEPTH2 = [  # build_unet(width, depth=2) before issue 6: old runs must rebuild layer for layer
+UNET_DEPTH2 = [  # build_unet(width, depth=2) before its options existed: old runs must rebuild layer for layer
     ("noisy", "InputLayer"), ("down0_conv1", "Conv2D"), ("down0_conv2", "Conv2D"), ("pool0", "MaxPooling2D"),
     ("down1_conv1", "Conv2D"), ("down1_conv2", "Conv2D"), ("pool1", "MaxPooling2D"), ("bottom_conv1", "Conv2D"),
     ("bottom_conv2", "Conv2D"), ("up1", "Conv2DTranspose"), ("skip1", "Concatenate"), ("dec1_conv1", "Conv2D"),

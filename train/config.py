@@ -30,7 +30,7 @@ class TrainConfig:
     seed: int = 0
     split_manifest: str | None = None
     max_images: int | None = None  # cap per split, for quick tries and tests
-    # issue 6; every default keeps the behaviour (and the layers) of runs made before it
+    # every default from here on keeps the behaviour (and the layers) of runs made before the option existed
     augment: str | None = None  # e.g. "flip,rot90,light,jpeg" or "all" (train.data.AUGMENTATIONS)
     attention: str | None = None  # U-Net: None, "se" or "cbam"
     separable: bool = False  # U-Net and fastnet: depthwise-separable 3x3 convs
@@ -44,7 +44,7 @@ class TrainConfig:
     background_margin: float = 0.0  # fastnet: push the black background this far below 0 (train.losses.make_loss)
     quant_aware: bool = False  # fastnet, camnet: simulate int8 rounding of every activation in training (train.layers.FakeQuant)
     impulse_reject: bool = False  # fastnet, camnet: a switching median in front of the network (train.layers.ImpulseReject)
-    # issue 8: batch_size and learning_rate are per replica; both scale with the replica count
+    # batch_size and learning_rate are per replica; both scale with the replica count
     # "bfloat16": compute in bfloat16, keep float32 weights (Keras mixed_bfloat16); about 2x on CPUs with
     # AVX-512 BF16 or AMX and on recent GPUs; the saved model.keras is float32 either way
     precision: str = "float32"
