@@ -419,3 +419,15 @@ def test_no_module_imports_a_private_name_from_another():
                     found += [f"{path.relative_to(root)}: {node.module}.{a.name}" for a in node.names
                               if a.name.startswith("_") and not a.name.startswith("__")]
     assert found == []
+
+
+def test_package_code_cites_no_issue_numbers():
+    """Comments say why in words; which issue asked for a change is git history's to tell."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    pattern = re.compile(r"\bissues? #?\d+", re.IGNORECASE)
+    found = [f"{path.relative_to(root)}:{n}" for package in ("train", "convert", "edge_runtime", "edge_denoise")
+             for path in sorted((root / package).rglob("*.py"))
+             for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert found == []
