@@ -530,6 +530,31 @@ def check_disk(host: Host, ctx: dict) -> Check:
     return Check("disk", OK, detail, data=data)
 
 
+MEMORY_WARN_PIXELS = 12_000_000  # a phone or DSLR photo: a device that cannot take one is worth a warning
+
+
+def check_memory(host: Host, ctx: dict) -> Check:
+    """Free memory, and the largest image ``denoise`` can take in it (images.BYTES_PER_PIXEL_PEAK a pixel)."""
+    from edge_runtime.images import BYTES_PER_PIXEL_PEAK, MAX_PIXELS, max_pixels_for
+
+    text = host.read("/proc/meminfo") or ""
+    fields = {line.split(":")[0]: line.split()[1] for line in text.splitlines() if ":" in line and len(line.split()) > 1}
+    if "MemAvailable" not in fields:
+        return Check("memory", OK, "free memory unknown here (no /proc/meminfo): images up to the "
+                                   f"{MAX_PIXELS // 1_000_000} MP limit are tried")
+    available = int(fields["MemAvailable"]) * 1024
+    total = int(fields.get("MemTotal", fields["MemAvailable"])) * 1024
+    largest = max_pixels_for(available)
+    detail = (f"{available / 2**20:.0f} MiB free of {total / 2**20:.0f} MiB: images up to {largest / 1e6:.0f} MP "
+              f"(about {BYTES_PER_PIXEL_PEAK} bytes a pixel; the limit is {MAX_PIXELS // 1_000_000} MP)")
+    data = {"available_bytes": available, "total_bytes": total, "max_pixels": largest}
+    if largest < MEMORY_WARN_PIXELS:
+        return Check("memory", WARN, f"{detail}: larger photos are refused by name",
+                     "close other programs, add swap, or shrink photos first (e.g. 'mogrify -resize 50% *.jpg')",
+                     data=data)
+    return Check("memory", OK, detail, data=data)
+
+
 # --- the model: load, XNNPACK, 2-second smoke run -------------------------------------------------------
 def _load_model(host: Host, ctx: dict):
     """The engine for --model, else the default shipped model (cached); (engine, None) or (None, Check)."""
@@ -640,6 +665,7 @@ CHECKS: tuple[tuple[str, Callable[[Host, dict], Check]], ...] = (
     ("temperature", check_temperature),
     ("jetson power", check_jetson_power),
     ("disk", check_disk),
+    ("memory", check_memory),
     ("model", check_model),
     ("xnnpack", check_xnnpack),
     ("smoke run", check_smoke_run),

@@ -17,6 +17,11 @@ from edge_runtime.errors import EdgeDenoiseError, WriteError
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # Refuse absurd images before decoding them: 50 megapixels is ~150 MB as RGB uint8.
 MAX_PIXELS = 50_000_000
+# From this size up an RGB JPEG is decoded by OpenCV, in about half Pillow's memory (_decode_large_jpeg).
+LARGE_PIXELS = 8_000_000
+# Peak memory of denoising one image, per pixel, beyond the process's own (decode, output, encode;
+# benchmarks: 49 MP JPEG through `denoise` with fastnet 128). doctor divides free memory by it.
+BYTES_PER_PIXEL_PEAK = 8
 # Pillow warns above ~89 MP and refuses above ~179 MP with its own error type; our stricter limit,
 # checked on the header before any pixel is decoded, says it in one line instead. (A filter set once
 # here, not catch_warnings per call: that is not thread-safe and load_images decodes on threads.)
@@ -86,9 +91,17 @@ def decode_image(path: str | Path) -> DecodedImage:
                 raise EdgeDenoiseError(
                     f"{path}: image too large ({w}x{h} pixels; the limit is {MAX_PIXELS // 1_000_000} MP)"
                 )
+            short = memory_shortfall(w * h)
+            if short:
+                raise EdgeDenoiseError(f"{path}: image too large for the memory free on this device ({w}x{h} "
+                                       f"{short}; 'edge-denoise doctor' says what fits)")
+            if w * h >= LARGE_PIXELS and img.format == "JPEG" and img.mode == "RGB":
+                big = _decode_large_jpeg(path)
+                if big is not None:
+                    return DecodedImage(big)
             img.load()
             mode = img.mode
-            img = ImageOps.exif_transpose(img)
+            ImageOps.exif_transpose(img, in_place=True)  # a copy only when there is a rotation to apply
             return _to_rgb_uint8(img, mode)
     except EdgeDenoiseError:
         raise
@@ -97,6 +110,50 @@ def decode_image(path: str | Path) -> DecodedImage:
     except (OSError, SyntaxError, ValueError, struct.error, IndexError, TypeError) as exc:
         # Pillow's decoders raise these for corrupt data that got past the header.
         raise EdgeDenoiseError(f"{path}: corrupt image ({_first_line(exc)})") from None
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable from /proc/meminfo (what can be allocated without swapping), or None off Linux."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def max_pixels_for(available: int | None) -> int:
+    """The largest image (pixels) that ``available`` bytes can denoise, at most MAX_PIXELS."""
+    if available is None:
+        return MAX_PIXELS
+    return max(0, min(MAX_PIXELS, int(available // BYTES_PER_PIXEL_PEAK)))
+
+
+def memory_shortfall(pixels: int, available: int | None = None) -> str | None:
+    """'needs about X MiB, Y MiB free' when an image of ``pixels`` would not fit in free memory, else None.
+
+    Refusing up front in one line beats the kernel's OOM killer ending the run (a 49 MP photo took
+    1.7 GB before frames were blended a row of tiles at a time; a 2 GB Pi does not have it).
+    """
+    available = available_memory_bytes() if available is None else available
+    need = pixels * BYTES_PER_PIXEL_PEAK
+    if available is None or need <= available:
+        return None
+    return f"needs about {need / 2**20:.0f} MiB, {available / 2**20:.0f} MiB free"
+
+
+def _decode_large_jpeg(path: Path) -> np.ndarray | None:
+    """A big RGB JPEG decoded by OpenCV straight into one uint8 array (EXIF rotation applied), or None.
+
+    Pillow holds 4 bytes a pixel and hands numpy a copy: 500 MB at 49 MP against OpenCV's 340 MB.
+    """
+    import cv2
+
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if bgr is None:
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB, dst=bgr)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -113,7 +170,8 @@ def _to_rgb_uint8(img, mode: str) -> DecodedImage:
     if mode == "F":
         gray = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
         return DecodedImage(np.repeat(gray[..., None], 3, axis=2), "float grayscale -> 8-bit RGB")
-    rgb = np.asarray(img.convert("RGB"), dtype=np.uint8)
+    # An RGB image is not converted: convert() would copy it, and at 49 MP every copy is 190 MB.
+    rgb = np.asarray(img if img.mode == "RGB" else img.convert("RGB"), dtype=np.uint8)
     notes = {"L": "grayscale -> RGB", "LA": "grayscale+alpha -> RGB", "1": "1-bit -> RGB",
              "P": "palette -> RGB", "PA": "palette+alpha -> RGB", "RGBA": "RGBA -> RGB (alpha dropped)",
              "CMYK": "CMYK -> RGB", "YCbCr": None, "RGB": None}

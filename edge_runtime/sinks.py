@@ -230,8 +230,9 @@ def free_bytes_at(path: str | Path) -> int:
     return shutil.disk_usage(p).free
 
 
-# Errors after which every later write would fail too: saving stops (a folder resumes when space is back).
-STOP_SAVING_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EIO, errno.EACCES, errno.EPERM, errno.EDQUOT)
+# Errors after which every later write would fail too: saving stops (a folder resumes when space is back,
+# or, after a read-only remount, when a quiet retry succeeds). Others (EACCES on one file) skip that frame.
+STOP_SAVING_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EIO, errno.EDQUOT)
 
 
 def _why(exc: BaseException, target: str | None) -> str:
@@ -246,8 +247,9 @@ class DiskGuard(FrameSink):
     Below it (or on a write that fails with a disk error) saving stops and ``on_notice`` is told
     once; frames keep flowing to the caller, so denoising and metrics go on. A video is closed at
     that moment, so the part already written is kept (if it reads back whole); a folder resumes once
-    free space is back above twice the threshold. A read-only or forbidden folder pauses saving the
-    same way, retried quietly every ``retry_after_error_s``. Free space is checked at most every
+    free space is back above twice the threshold. A file system remounted read-only pauses saving
+    the same way, retried quietly every ``retry_after_error_s``; other write errors (no permission)
+    skip the frame, said once. Free space is checked at most every
     ``check_every_s`` seconds.
     """
 
