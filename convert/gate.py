@@ -46,6 +46,21 @@ class GateResult:
         return d
 
 
+# Below this many images the gate's mean SSIM drop is one or two images' noise, not the file's quality: the
+# drop is a paired difference (same noisy images through Keras and the file), and its spread needs at least
+# three images to be judged against a 0.01 threshold.
+MIN_GATE_IMAGES = 3
+
+
+def check_gate_count(found: int, folder: str | Path, split: str) -> None:
+    """Refuse a gate of fewer than MIN_GATE_IMAGES images, saying why the count matters."""
+    if found < MIN_GATE_IMAGES:
+        raise EdgeDenoiseError(
+            f"{folder}: the quality gate found {found} readable image(s) in the {split} split; it needs at least "
+            f"{MIN_GATE_IMAGES} for a 0.01 SSIM drop to say more than one image's noise (add images, or --data DIR "
+            f"with more, or --gate-count {MIN_GATE_IMAGES} or more)")
+
+
 def keras_reference(model, clean_u8: np.ndarray, spec, split: str = "test", seed: int = 2) -> GateImages:
     """Noisy copies of ``clean_u8`` and the Keras model's SSIM on them (computed once per size)."""
     from train.data import noisy_pairs

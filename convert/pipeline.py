@@ -181,7 +181,7 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
     """Convert, gate and write every (size, precision); raise ConvertFailed if any failed."""
     from convert.calibration import calibration_images, load_clean
     from convert.fixed_shape import check_size, fixed_shape_model, size_multiple_of
-    from convert.gate import keras_reference
+    from convert.gate import check_gate_count, keras_reference
     from convert.tflite import IO_TYPES, PRECISIONS, convert_to_tflite
     from edge_runtime.noise import parse_noise
     from train.evaluate import load_keras_model
@@ -249,6 +249,8 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
         clean = load_clean(gate_dir, gate_rel, size, config.gate_count)
         if len(clean) == 0:
             raise EdgeDenoiseError(f"{gate_dir}: no readable images in the {gate_split} split for the quality gate")
+        check_gate_count(len(clean), gate_dir, gate_split)
+        log(f"{h}x{w}: quality gate on {len(clean)} {gate_split} images from {gate_dir}")
         ref = keras_reference(model, clean, spec, split=gate_split)
         calib = None
         if "int8" in config.precisions:

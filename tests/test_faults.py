@@ -517,3 +517,18 @@ def test_a_large_jpeg_decodes_to_the_same_pixels_in_less_memory(tmp_path, monkey
     large = images.read_image_rgb(tmp_path / "r.jpg")  # through OpenCV
     assert small.shape == large.shape == (400, 300, 3)
     assert np.abs(small.astype(int) - large).mean() < 1.0
+
+
+def test_convert_says_how_many_images_the_gate_used_and_refuses_too_few(tmp_path):
+    from test_convert import config_for, make_run
+
+    from convert import convert_run
+
+    model = make_run(tmp_path / "run")  # its test split holds 3 images
+    lines: list[str] = []
+    convert_run(config_for(model, tmp_path / "ok"), log=lines.append)
+    assert any("quality gate on 3 test images" in line for line in lines), lines
+    with pytest.raises(EdgeDenoiseError, match=r"found 2 readable image\(s\) in the test split; it needs at least 3 "
+                                               r"for a 0.01 SSIM drop"):
+        convert_run(config_for(model, tmp_path / "few", gate_count=2), log=lambda line: None)
+    assert not list((tmp_path / "few").glob("*.tflite"))
