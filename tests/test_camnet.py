@@ -57,3 +57,22 @@ def test_an_unknown_precision_is_one_line(tmp_path):
     config = TrainConfig(model="camnet", data=str(SAMPLES), out=str(tmp_path / "run"), precision="fp8")
     with pytest.raises(EdgeDenoiseError, match="--precision fp8: choose one of: float32, bfloat16"):
         train(config, verbose=0)
+
+
+def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path):
+    """The camera path's file: int8 inside, uint8 frames in and out, the training ranges kept."""
+    from convert import ConvertConfig, convert_run
+    from tests.test_convert import make_run
+
+    from edge_runtime.engine import load_engine, read_metadata
+
+    model = make_run(tmp_path / "run", "camnet", width=8, quant_aware=True, impulse_reject=True)
+    report = convert_run(ConvertConfig(model=str(model), out=str(tmp_path / "out"), sizes=((32, 32),),
+                                       precisions=("int8",), io="uint8", calib_count=8, gate_count=4, max_drop=1.0))
+    (row,) = report.files
+    assert row["status"] == "ok", row
+    path = Path(row["file"])
+    frame = (np.random.default_rng(0).random((32, 32, 3)) * 255).astype(np.uint8)
+    assert load_engine(path).denoise_frame(frame).shape == frame.shape
+    meta = read_metadata(path)
+    assert meta["precision"] == "int8" and meta["io_dtype"] == "uint8" and meta["architecture"] == "camnet"
