@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/soak.py --model edge_runtime/models/unet_int8_128x128.tflite --frames 50000
 
-A synthetic in-memory 128x128 source (a few distinct frames, cycled; no camera, no decoder) feeds
+edge_runtime.synthetic.SyntheticSource at the model's size (the bundled photos, cycled; no camera, no decoder) feeds
 ``edge_runtime.pipeline.run`` and a counting sink. Reports RSS growth from frame 1,000 to the end
 (sampled every ``--rss-every`` frames with psutil), the p99 frame latency of the first 10 % vs the
 last 10 % after warm-up, and the error count (must be 0). Prints the figures and writes
@@ -25,14 +25,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 RESULTS = ROOT / "benchmarks" / "results"
-SHIPPED = ROOT / "edge_runtime" / "models" / "unet_int8_128x128.tflite"
 WARMUP_FRAMES = 1000
 
 
 def default_model(workdir: Path) -> tuple[Path, str]:
     """The shipped unet int8 128x128, or a tiny fixture model (needs TensorFlow) when it is missing."""
-    if SHIPPED.exists():
-        return SHIPPED, "shipped"
+    from edge_runtime.errors import EdgeDenoiseError
+    from edge_runtime.zoo import resolve_model
+
+    try:
+        return resolve_model("unet", "int8", (128, 128)), "shipped"
+    except EdgeDenoiseError:
+        pass
     sys.path.insert(0, str(ROOT / "tests"))
     from tflite_fixtures import build_tflite
 
