@@ -88,8 +88,8 @@ def resolve_model(model: str | Path, precision: str = "int8", size: tuple[int, i
     """A .tflite path as given, or a converted model found by name (``fastnet``, ``autoencoder``, ``unet``, or the
     ``--name`` of a conversion of one's own) in ``paths`` (files or folders) and the shipped models.
 
-    ``size`` (H, W), or its text (``480x640``, ``128``), picks a file exactly; without it a live camera gets the 480x640 (VGA) file and everything else
-    the 128x128 one, else whatever exists. ``io`` ("float32", "uint8") insists on that I/O type; without it a live
+    ``size`` (H, W), or its text (``480x640``, ``128``), picks a file exactly; without it a live camera gets the
+    480x640 (VGA) file and everything else the 128x128 one, else whatever exists. ``io`` ("float32", "uint8") insists on that I/O type; without it a live
     camera prefers uint8 I/O and the rest float32. A file from ``paths`` comes before a shipped one. At a size with
     no file of that precision, PRECISION_FALLBACK's is taken, and ``notice`` told. Every miss raises
     EdgeDenoiseError naming what exists.
