@@ -31,6 +31,7 @@ from edge_runtime.timing import STAGES, StageTimer
 from edge_runtime.zoo import DEFAULT_MODEL, resolve_model
 
 STATUS_EVERY_S = 0.5
+DEFAULT_OVERLAP = 16  # pixels shared by neighbouring tiles; shrinks for models with tiles under 32 pixels
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class RunConfig:
     backend: str = "auto"  # engine backend: auto (CompiledModel where available), compiled, interpreter
     fp16_arith: bool = False  # XNNPACK computes float operators in fp16 (ARMv8.2-A CPUs: Pi 5, Orin; compiled backend)
     tile: bool | None = None  # None: tile files at full resolution, resize live frames
-    overlap: int = 16
+    overlap: int = DEFAULT_OVERLAP  # tile overlap in pixels
     add_noise: str | None = None
     noise_seed: int = 0
     display: bool = False
@@ -203,17 +204,21 @@ DYNAMIC_MULTIPLE = 32
 
 
 def max_overlap(tile_hw: tuple[int, int]) -> int:
-    """The largest --overlap for tiles of ``tile_hw``: under half a tile, so tiles at most double per axis."""
-    return max(0, (min(tile_hw) - 1) // 2)
+    """The largest --overlap for tiles of ``tile_hw``: half a tile, so tiles at most double per axis."""
+    return max(0, min(tile_hw) // 2)
 
 
 def check_overlap(overlap: int, tile_hw: tuple[int, int], model: str | Path = "") -> int:
-    """``overlap`` when it is from 0 to max_overlap(tile_hw), else one line (125 of 128 meant 43 s a frame)."""
+    """``overlap`` when it is from 0 to max_overlap(tile_hw), else one line (125 of 128 meant 43 s a frame).
+
+    The default (DEFAULT_OVERLAP) shrinks to fit a model whose tiles are too small for it."""
     top = max_overlap(tile_hw)
+    if overlap == DEFAULT_OVERLAP and not isinstance(overlap, bool):
+        return min(overlap, top)
     if isinstance(overlap, bool) or not isinstance(overlap, int) or not 0 <= overlap <= top:
         of = f" for {model}'s" if model else " for"
         raise EdgeDenoiseError(f"--overlap {overlap}: use 0 to {top} pixels{of} {tile_hw[0]}x{tile_hw[1]} tiles "
-                               f"(under half a tile; the default is 16)")
+                               f"(at most half a tile; the default is {DEFAULT_OVERLAP})")
     return overlap
 
 
@@ -413,6 +418,10 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
         if on_notice is not None:
             on_notice(line)
 
+    if config.report:  # a run killed while writing its report left a hidden temp next to it
+        from edge_runtime.atomic import remove_stale_temps
+
+        remove_stale_temps(config.report)
     flag = _StopFlag(stop)
     flag.install()
     timer = WindowedStageTimer(STAGES + (("noise", "metrics") if noise else ()))

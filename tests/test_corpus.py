@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from corpus.make_corpus import BAD_CAPTURE_SIZES, BAD_NOISE_SPECS, BAD_SIZES, BAD_URIS, build_corpus
+from corpus.make_corpus import (BAD_CAPTURE_SIZES, BAD_NOISE_SPECS, BAD_NUMBERS, BAD_RUN_NUMBERS, BAD_SIZES, BAD_URIS,
+                                build_corpus)
 from edge_runtime.errors import EdgeDenoiseError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,6 +26,7 @@ MODEL_NAMES = ["zero_byte.tflite", "truncated.tflite", "random.tflite", "random_
                "wrong_output.tflite", "zero_byte.keras", "random.keras", "lambda_layer.keras", "unknown_class.keras",
                "truncated.keras"]
 TFLITE_NAMES = [n for n in MODEL_NAMES if n.endswith(".tflite")]
+ACCEPTED_MODEL_NAMES = ["dynamic_shape.tflite"]
 
 
 @pytest.fixture(scope="session")
@@ -210,3 +212,50 @@ def test_run_refuses_bad_source_uris_in_one_line(corpus, tmp_path, uri):
     out = invoke("run", "--source", uri, "--model", corpus.good_tflite, "--report", tmp_path / "r.json")
     out.assert_refused(uri.strip() or "source")
     assert_nothing_half_written(tmp_path)
+
+
+# --- numbers, layouts and models that once misbehaved (issue 21) ---------------------------------------------
+@pytest.mark.parametrize("option,value", BAD_NUMBERS)
+def test_run_and_denoise_refuse_a_bad_number_in_one_line_naming_the_option(corpus, tmp_path, option, value):
+    image = corpus.images["gray.png"].path
+    ran = invoke("run", "--source", image, "--model", corpus.good_tflite, option, value, "--report", tmp_path / "r.json")
+    ran.assert_refused(f"{option}")
+    den = invoke("denoise", image, "--out", tmp_path / "out", "--model", corpus.good_tflite, option, value)
+    den.assert_refused(f"{option}")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option,value", BAD_RUN_NUMBERS)
+def test_run_refuses_a_bad_number_before_loading_anything(corpus, tmp_path, option, value):
+    out = invoke("run", "--source", corpus.images["gray.png"].path, "--model", corpus.good_tflite, option, value)
+    out.assert_refused(option)
+
+
+def test_denoise_over_the_awkward_layouts_twice_skips_nothing_and_nests_nothing(corpus, tmp_path):
+    cams, inside = corpus.layouts["cams"], corpus.layouts["inside"]
+    out = tmp_path / "dn"
+    args = ["denoise", str(cams / "*" / "img*.jpg"), inside, inside / "photo0.png", inside / "photo0.png",
+            "--out", out, "--model", corpus.good_tflite]
+    first = invoke(*args)
+    assert first.code == 0 and "4 written, 0 already there" in first.stdout and "0 skipped" in first.stdout, first.stdout
+    inner = invoke("denoise", inside, "--out", inside / "dn", "--model", corpus.good_tflite)
+    again = invoke("denoise", inside, "--out", inside / "dn", "--model", corpus.good_tflite)
+    assert inner.code == again.code == 0 and "0 written, 2 already there" in again.stdout, again.stdout
+    assert not list((inside / "dn").rglob("dn")), "outputs were read back as inputs"
+    assert_nothing_half_written(tmp_path)
+
+
+@pytest.mark.parametrize("name", ACCEPTED_MODEL_NAMES)
+def test_run_and_denoise_accept_a_dynamic_shape_model_and_keep_the_brightness(corpus, tmp_path, name):
+    from edge_runtime.images import read_image_rgb
+
+    item = corpus.models[name]
+    image = corpus.images["exif_rotated.jpg"].path
+    den = invoke("denoise", image, "--out", tmp_path / "out", "--model", item.path)
+    assert den.code == 0, den.messages
+    before, after = read_image_rgb(image), read_image_rgb(tmp_path / "out" / image.name)
+    inner = (slice(1, -1), slice(1, -1))  # the blur's zero padding darkens the border; 1x1 tiles darkened all
+    assert before.shape == after.shape and abs(float(before[inner].mean()) - float(after[inner].mean())) < 1.0
+    ran = invoke("run", "--source", image, "--model", item.path, "--report", tmp_path / "r.json")
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert ran.code == 0 and report["frames"] == 1 and report["model"]["backend"] == "interpreter"

@@ -171,6 +171,13 @@ def test_a_killed_runs_hidden_temp_video_is_removed_when_the_next_run_starts(tmp
     assert not dead.exists() and not atomic.exists() and live.exists() and other.exists()
 
 
+def test_a_killed_runs_hidden_report_temp_is_removed_by_the_next_run(tmp_path, uint8_model):
+    stale = tmp_path / ".r.json.q8z_1k.tmp.json"
+    stale.write_text('{"half": ')
+    run(RunConfig(source=str(photos(tmp_path / "src", 1)), model=str(uint8_model), report=str(tmp_path / "r.json")))
+    assert not stale.exists() and json.loads((tmp_path / "r.json").read_text())["frames"] == 1
+
+
 # --- 3. dynamic-shape models ---------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dynamic_model(tflite_dir) -> Path:
@@ -307,9 +314,17 @@ def test_run_config_refuses_impossible_numbers_for_python_callers_too(field, val
 
 
 def test_an_overlap_of_half_a_tile_or_more_is_refused_before_any_frame(engine):
-    FrameDenoiser(engine, tile=True, overlap=31)
-    with pytest.raises(EdgeDenoiseError, match=r"--overlap 32: use 0 to 31 pixels .* 64x64 tiles"):
-        FrameDenoiser(engine, tile=True, overlap=32)
+    FrameDenoiser(engine, tile=True, overlap=32)
+    with pytest.raises(EdgeDenoiseError, match=r"--overlap 33: use 0 to 32 pixels .* 64x64 tiles"):
+        FrameDenoiser(engine, tile=True, overlap=33)
+
+
+def test_the_default_overlap_shrinks_to_fit_a_model_with_small_tiles(engine):
+    from edge_runtime.pipeline import check_overlap
+
+    assert check_overlap(16, (16, 16)) == 8 and check_overlap(16, (64, 64)) == 16
+    with pytest.raises(EdgeDenoiseError, match="--overlap 12: use 0 to 8"):
+        check_overlap(12, (16, 16))
 
 
 @pytest.mark.parametrize("args,needle", [
@@ -532,3 +547,18 @@ def test_convert_says_how_many_images_the_gate_used_and_refuses_too_few(tmp_path
                                                r"for a 0.01 SSIM drop"):
         convert_run(config_for(model, tmp_path / "few", gate_count=2), log=lambda line: None)
     assert not list((tmp_path / "few").glob("*.tflite"))
+
+
+def test_exit_status_tells_a_service_what_happened(tmp_path, uint8_model, monkeypatch):
+    """0 finished, 2 a user error (one line), 3 a live source lost (systemd restarts), 130 interrupted."""
+    import edge_runtime.pipeline as pipeline
+    from edge_runtime.sources import LiveSource
+    from test_resilience import FlakyCapture, bgr
+
+    src = photos(tmp_path / "src", 1)
+    assert invoke("run", "--source", src, "--model", uint8_model).code == 0
+    assert invoke("run", "--source", src, "--model", uint8_model, "--threads", 0).code == 2
+    monkeypatch.setattr(pipeline, "_open_source_for", lambda config, engine: LiveSource.from_capture(
+        "v4l2:///dev/video0", FlakyCapture([(True, bgr(40))]), reconnect_s=0.2))
+    lost = invoke("run", "--camera", 0, "--model", uint8_model, "--report", tmp_path / "r.json")
+    assert lost.code == 3 and json.loads((tmp_path / "r.json").read_text())["source_lost"] is True

@@ -37,6 +37,7 @@ class Corpus:
     videos: dict[str, Item]
     models: dict[str, Item]
     good_tflite: Path | None = None
+    layouts: dict[str, Path] | None = None  # folder layouts that once tripped `denoise` (build_layouts)
 
 
 def _smooth(h: int, w: int, seed: int = 0) -> np.ndarray:
@@ -221,12 +222,39 @@ def _unknown_class_keras(path: Path) -> None:
     keras.saving.get_custom_objects().pop("corpus_unknown>MysteryScale", None)
 
 
+def build_layouts(folder: Path) -> dict[str, Path]:
+    """Folder layouts a farm's files come in that once made `denoise` skip, nest or mislabel files (issue 21).
+
+    cams: two camera folders with the same file names (a glob over them once flattened the names);
+    inside: photos whose output folder goes inside the input folder (a rerun once read its own outputs).
+    """
+    from PIL import Image
+
+    rgb = _smooth(40, 56, seed=3)
+    layouts = {}
+    for cam in ("cam1", "cam2"):
+        (folder / "cams" / cam).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(rgb).save(folder / "cams" / cam / "img001.jpg", quality=90)
+    layouts["cams"] = folder / "cams"
+    (folder / "inside").mkdir(parents=True, exist_ok=True)
+    for i in range(2):
+        Image.fromarray(np.roll(rgb, 7 * i, axis=1)).save(folder / "inside" / f"photo{i}.png")
+    layouts["inside"] = folder / "inside"
+    return layouts
+
+
 # --- specs: text the user types ------------------------------------------------------------------
 BAD_NOISE_SPECS = ["", "blur:3", "gaussian", "gaussian:", "gaussian:abc", "gaussian:-0.1", "gaussian:2",
                    "gaussian:0.3-0.1", "motionblur:2.5", "gaussian:0.1+", "+", "gaussian:0.1++poisson:3",
                    "poisson:0", "saltpepper:1e9", "gaussian:nan", "gaussian:0.1:0.2", "\x00", "gaussian:0.1 poisson:3"]
 BAD_SIZES = ["0", "-8", "abc", "64x", "x64", "64x64x3", "1e3", "33"]
 BAD_CAPTURE_SIZES = ["640by480", "0x480", "-640x480", "x", "480x"]
+# Numbers `run` and `denoise` must refuse up front, one line naming the option (--overlap 200 once ran 10
+# minutes ignoring SIGTERM, --threads 0 blamed the model file, --reconnect -1 was taken silently).
+BAD_NUMBERS = [("--overlap", "-5"), ("--overlap", "125"), ("--overlap", "200"), ("--threads", "0"),
+               ("--threads", "999"), ("--threads", "-1")]
+BAD_RUN_NUMBERS = [("--reconnect", "-1"), ("--frames", "0"), ("--duration", "-2"), ("--log-interval", "0"),
+                   ("--min-free-mb", "-1"), ("--metrics-port", "70000")]
 BAD_URIS = ["foo://x", "picamera2://abc", "csi://cam", "notes.txt", "   ", "/no/such/folder/", "/no/such/clip.mp4",
             "/no/such/photo.jpg", "/no/such/*.jpg"]
 
@@ -234,13 +262,16 @@ BAD_URIS = ["foo://x", "picamera2://abc", "csi://cam", "notes.txt", "   ", "/no/
 def build_corpus(root: str | Path, models: bool = False, good_tflite: Path | None = None) -> Corpus:
     """Write the whole corpus under ``root``; with ``models`` also the model files (needs TensorFlow)."""
     root = Path(root)
-    corpus = Corpus(root, build_images(root / "images"), build_videos(root / "videos"), {})
+    corpus = Corpus(root, build_images(root / "images"), build_videos(root / "videos"), {},
+                    layouts=build_layouts(root / "layouts"))
     if models:
         from tflite_fixtures import build_tflite
 
         good = good_tflite or build_tflite(root / "good" / "tiny_float32_32x32.tflite", "float32", size=32)
         corpus.good_tflite = good
         corpus.models = build_models(root / "models", good)
+        dynamic = dynamic_box_blur_tflite(root / "models" / "dynamic_shape.tflite")
+        corpus.models["dynamic_shape.tflite"] = Item("dynamic_shape.tflite", dynamic, True)
     return corpus
 
 
