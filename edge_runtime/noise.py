@@ -12,6 +12,8 @@ A spec is one or more steps joined by ``+``, applied left to right, each ``kind:
     jpeg:30-90              JPEG re-compression at quality 30 to 90 (lower is worse)
     camera:8-64             a camera's sensor noise at gain 8 to 64 (edge_runtime.camera_noise): unprocess
                             to raw, shot + read noise, demosaic, process back; 1 is bright, 100 very dim
+    profile:cam.json        one measured camera's noise (edge-denoise calibrate; edge_runtime.calibrate): a whole
+                            step, the value a path without ',', '+' or '@'
     motionblur:7+gaussian:0.05
 
 Blind training mixes several corruptions: alternatives are separated by ``,`` and weighted
@@ -65,6 +67,15 @@ class NoiseStep:
     kind: str
     low: float
     high: float
+    profile: object = None  # kind "profile": the loaded edge_runtime.calibrate.CameraProfile
+
+    def apply(self, image01: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """This step on one float image (not clipped)."""
+        if self.kind == "profile":
+            from edge_runtime.calibrate import replay_profile
+
+            return replay_profile(image01, self.profile, rng)
+        return _APPLY[self.kind](image01, self.draw(rng), rng)
 
     def draw(self, rng: np.random.Generator) -> float:
         if self.low == self.high:
@@ -95,7 +106,7 @@ class NoiseSpec:
             return self.choices[pick][1].apply(image01, rng)
         out = np.asarray(image01, dtype=np.float32)
         for step in self.steps:
-            out = _APPLY[step.kind](out, step.draw(rng), rng)
+            out = step.apply(out, rng)
             np.clip(out, 0.0, 1.0, out=out)
         return out
 
@@ -104,7 +115,7 @@ class NoiseSpec:
 
 
 def _valid_kinds() -> str:
-    return (", ".join(KINDS) + " (e.g. gaussian:0.1, gaussian:0.05-0.2, motionblur:7+gaussian:0.05, "
+    return (", ".join(KINDS) + ", profile:PATH (e.g. gaussian:0.1, gaussian:0.05-0.2, motionblur:7+gaussian:0.05, "
             "gaussian:0-0.2@3,poisson:10-100@1, or the preset " + ", ".join(PRESETS) + ")")
 
 
@@ -137,7 +148,11 @@ def _parse_chain(chain: str, text: str) -> NoiseSpec:
     """One alternative: steps joined by ``+``; errors quote the whole spec ``text``."""
     steps = []
     for part in chain.split("+"):
-        part = part.strip().lower()
+        part = part.strip()
+        if part[:8].lower() == "profile:":  # the value is a path: case kept, loaded (and checked) now
+            steps.append(_profile_step(part[8:].strip(), text))
+            continue
+        part = part.lower()
         m = _STEP.match(part)
         if not m:
             kind = part.split(":", 1)[0]
@@ -156,6 +171,17 @@ def _parse_chain(chain: str, text: str) -> NoiseSpec:
             raise EdgeDenoiseError(f"bad noise spec '{text}': '{part}' must be a whole number; {kind} takes {meaning}")
         steps.append(NoiseStep(kind, low, high))
     return NoiseSpec(text=text if chain == text else chain, steps=tuple(steps))
+
+
+def _profile_step(path: str, text: str) -> NoiseStep:
+    from edge_runtime.calibrate import load_profile
+
+    if not path:
+        raise EdgeDenoiseError(f"bad noise spec '{text}': profile: needs the path of a cam.json, e.g. profile:cam.json")
+    try:
+        return NoiseStep("profile", 1.0, 1.0, load_profile(path))
+    except EdgeDenoiseError as exc:
+        raise EdgeDenoiseError(f"bad noise spec '{text}': {exc}") from None
 
 
 def add_noise(image01: np.ndarray, spec: str | NoiseSpec, rng: np.random.Generator | int | None = None) -> np.ndarray:
@@ -232,4 +258,4 @@ _APPLY = {
     "jpeg": _jpeg,
     "camera": _camera,
 }
-assert set(_APPLY) == set(KINDS)
+assert set(_APPLY) == set(KINDS)  # plus "profile:PATH", whose step applies its own CameraProfile (NoiseStep.apply)
