@@ -268,6 +268,9 @@ def eval_(
 
 # Commands of later stages live in their own modules and register themselves on ``app``.
 from edge_denoise import bench_cmds, convert_cmds, device_cmds, runtime_cmds  # noqa: E402,F401
+from edge_denoise.calibrate_cmd import calibrate as calibrate_cmd  # noqa: E402
+
+app.command("calibrate")(calibrate_cmd)
 
 
 def run() -> None:

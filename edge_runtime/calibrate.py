@@ -57,8 +57,9 @@ class CalibrateConfig:
     frames: int = DEFAULT_FRAMES
 
     def __post_init__(self) -> None:
-        if not isinstance(self.frames, int) or self.frames < 2:
-            raise EdgeDenoiseError(f"--frames {self.frames}: give a number of frames, at least {MIN_FRAMES}")
+        if isinstance(self.frames, bool) or not isinstance(self.frames, int) or self.frames < MIN_FRAMES:
+            raise EdgeDenoiseError(f"--frames {self.frames}: calibration needs at least {MIN_FRAMES} frames "
+                                   f"({DEFAULT_FRAMES} by default)")
 
 
 # --- the replay -------------------------------------------------------------------------------------
