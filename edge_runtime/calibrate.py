@@ -432,8 +432,18 @@ def _check_clip(stats: ClipStats, uri: str) -> list[str]:
     if stats.max_shift > MAX_SHIFT_PX:
         raise EdgeDenoiseError(f"{uri}: the scene moved between frames (up to {stats.max_shift:.1f} px): fix the camera "
                                f"on a stand and keep the scene still while recording")
+    return []
+
+
+def _check_drift(stats: ClipStats, acf: np.ndarray, uri: str) -> list[str]:
+    """Refuse a clip whose brightness changed between frames (beyond what noise does to a frame's mean)."""
     means = np.array(stats.frame_means)
-    drift = float((np.abs(means - means.mean(axis=0)) / np.maximum(means.mean(axis=0), 1e-3)).max())
+    h, w = stats.shape
+    pixel_var = stats.diff_sq / (2.0 * stats.pairs * h * w)
+    noise_sd = np.sqrt(pixel_var * max(float(acf.sum()), 1.0) / (h * w))  # a frame mean's own noise
+    dev = np.abs(means - means.mean(axis=0))
+    dev = np.where(dev > 5.0 * noise_sd, dev, 0.0)
+    drift = float((dev / np.maximum(means.mean(axis=0), 0.05)).max())
     if drift > MAX_DRIFT:
         raise EdgeDenoiseError(f"{uri}: the brightness changed by up to {100 * drift:.1f} % between frames (auto "
                                f"exposure or a flickering light): lock exposure, gain and white balance, use steady light")
@@ -442,7 +452,7 @@ def _check_clip(stats: ClipStats, uri: str) -> list[str]:
 
 
 def _check_range(stats: ClipStats, fits: dict, uri: str) -> None:
-    saturated = float((stats.high_hits >= max(stats.n // 2, 1)).mean())
+    saturated = float((stats.high_hits >= max(stats.n // 4, 1)).mean())  # clipped in a quarter of the frames
     dark = float((stats.mean < 0.03).mean())
     spans = {c: f["range"][1] - f["range"][0] if f["range"] else 0.0 for c, f in fits.items()}
     narrow = [c for c, s in spans.items() if s < MIN_SPAN or fits[c]["bins_used"] < MIN_BINS]
@@ -520,6 +530,7 @@ def calibrate(config: CalibrateConfig, log=lambda line: None) -> dict:
     acf = autocorrelation(stats)
     kernel = kernel_from_autocorrelation(acf)
     corr, mix = channel_mix(stats)
+    warnings += _check_drift(stats, acf, config.source)
     lines = line_noise(stats, acf)
     for c, (name, f) in enumerate(fits.items()):  # row and column offsets are replayed on their own, not in b
         f["b_fitted"] = f["b"] + QUANT_VAR
