@@ -203,6 +203,15 @@ def test_a_dynamic_shape_model_is_resized_to_the_frame_not_run_as_1x1_tiles(dyna
     assert np.abs(out[1:-1, 1:-1].astype(int) - expected[1:-1, 1:-1]).max() <= 1
 
 
+def test_asking_the_compiled_backend_for_a_dynamic_shape_model_is_one_line(dynamic_model):
+    from edge_runtime.engine import compiled_model_available, find_runtime, load_engine
+
+    if find_runtime().name != "ai-edge-litert" or not compiled_model_available():
+        pytest.skip("no CompiledModel API here")
+    with pytest.raises(EdgeDenoiseError, match="dynamic-shape model .* needs --backend interpreter"):
+        load_engine(dynamic_model, backend="compiled")
+
+
 def test_a_frame_larger_than_a_dynamic_models_limit_is_tiled_with_the_same_result(dynamic_model, monkeypatch):
     import edge_runtime.pipeline as pipeline
     from edge_runtime.engine import load_engine
