@@ -110,6 +110,7 @@ class RunReport:
     time_to_first_frame_s: float | None = None
     stages_ms: dict = field(default_factory=dict)
     quality: dict | None = None
+    noise_level: dict | None = None  # live noise estimates (edge_runtime.noise_level) and the model's trained range
     stop_reason: str = ""
     source_lost: bool = False  # a live source stopped by itself (camera unplugged, stream gone)
     notices: list[str] = field(default_factory=list)
@@ -337,10 +338,13 @@ def _open_source_for(config: RunConfig, engine):
     return open_source(config.source, size=size, reconnect_s=config.reconnect_s, exclude=config.save)
 
 
-def _status_line(frames: int, elapsed: float, timer: StageTimer, source, quality: dict | None) -> str:
+def _status_line(frames: int, elapsed: float, timer: StageTimer, source, quality: dict | None,
+                 noise: dict | None = None) -> str:
     fps = frames / elapsed if elapsed > 0 else 0.0
     text = (f"{frames} frames  {fps:5.1f} FPS  invoke {timer.last_ms('invoke'):6.1f} ms  "
             f"dropped {source.dropped}  corrupt {source.corrupt}")
+    if noise:
+        text += f"  noise {noise['sigma']:.4f}" + ("!" if noise["outside"] else "")
     if quality:
         text += (f"  SSIM {quality['noisy_ssim']:.3f}->{quality['denoised_ssim']:.3f}"
                  f"  PSNR {quality['noisy_psnr']:.1f}->{quality['denoised_psnr']:.1f} dB")
@@ -376,12 +380,12 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
-def _snapshot(frames: int, source, sink, quality: dict | None) -> dict:
+def _snapshot(frames: int, source, sink, quality: dict | None, noise: dict | None = None) -> dict:
     """The counters telemetry publishes, read from the source and the sink (cheap: a few attributes)."""
     grabber = getattr(source, "grabber", None)
     snap = {"frames": frames, "dropped": source.dropped if source is not None else 0,
             "corrupt": source.corrupt if source is not None else 0,
-            "reconnects": getattr(grabber, "reconnects", 0), "quality": quality}
+            "reconnects": getattr(grabber, "reconnects", 0), "quality": quality, "noise": noise}
     if sink is not None:
         snap.update(sink.stats())
     return snap
@@ -401,6 +405,7 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
     from edge_runtime.images import to_frame_rgb, to_image01
     from edge_runtime.metrics import psnr, ssim
     from edge_runtime.noise import parse_noise
+    from edge_runtime.noise_level import NoiseMonitor, trained_range
 
     t_start = time.perf_counter()
     noise = parse_noise(config.add_noise) if config.add_noise else None
@@ -432,6 +437,7 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
     frames, elapsed, first = 0, 0.0, None
     telemetry = None
     quality_now = None
+    monitor = NoiseMonitor()  # the input's noise every few frames, against the model's trained range
     error: BaseException | None = None
     try:
         if engine is None:
@@ -442,6 +448,7 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
                                  threads=config.threads, delegate=config.delegate, backend=config.backend,
                                  fp16_arith=config.fp16_arith)
         report.model = engine.describe()
+        monitor.trained = trained_range(getattr(engine, "metadata", None))
         if getattr(engine, "backend_note", ""):
             notice(engine.backend_note)
         cores = os.cpu_count() or 0
@@ -502,6 +509,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
                 timer.record("noise", clock() - t1)
             else:
                 noisy = clean
+            if (line := monitor.observe(frames, noisy)) is not None:
+                notice(line)
             denoised = denoise(noisy)
             if denoised is None:  # a signal arrived between two tiles: this frame is dropped unfinished
                 break
@@ -519,7 +528,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
                 scored += 1
                 timer.record("metrics", clock() - t2)
             t3 = clock()
-            status = _status_line(frames + 1, t3 - t_loop, timer, source, quality_now) if config.display else None
+            status = (_status_line(frames + 1, t3 - t_loop, timer, source, quality_now, monitor.snapshot())
+                      if config.display else None)
             sink.write(denoised, noisy, status)
             timer.record("output", clock() - t3)
             frames += 1
@@ -530,9 +540,9 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             if clock() >= next_status:
                 next_status = clock() + STATUS_EVERY_S
                 if telemetry is not None:
-                    telemetry.update(_snapshot(frames, source, sink, quality_now), timer)
+                    telemetry.update(_snapshot(frames, source, sink, quality_now, monitor.snapshot()), timer)
                 if on_status is not None:
-                    on_status(_status_line(frames, clock() - t_loop, timer, source, quality_now))
+                    on_status(_status_line(frames, clock() - t_loop, timer, source, quality_now, monitor.snapshot()))
         elapsed = clock() - t_loop
     except BaseException as exc:  # still write the report, then let the error through
         error = exc
@@ -544,7 +554,8 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
         report.saving = sink.stats() if sink is not None else {}
         if telemetry is not None:
             failed = error is not None and not isinstance(error, KeyboardInterrupt)
-            telemetry.close(_snapshot(frames, source, sink, quality_now), timer, flag.reason, error=failed)
+            telemetry.close(_snapshot(frames, source, sink, quality_now, monitor.snapshot()), timer, flag.reason,
+                            error=failed)
         if sink is not None and own_sink:
             try:
                 (sink.abort if error is not None and not isinstance(error, KeyboardInterrupt) else sink.close)()
@@ -567,6 +578,7 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
         report.time_to_first_frame_s = first
         if noise is not None and scored:
             report.quality = {"noise": config.add_noise, **{f"{k}_mean": float(v / scored) for k, v in scores.items()}}
+        report.noise_level = monitor.summary()
         report.stop_reason = flag.reason or "finished"
         report.device = device_info(engine) if engine is not None else device_info()
         if config.report:

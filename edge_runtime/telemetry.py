@@ -82,6 +82,9 @@ class Telemetry:
             "free": Gauge(p + "disk_free_bytes", "Free bytes where --save writes (checked about once a second).", registry=reg),
             "ssim": Gauge(p + "ssim", "SSIM of the last frame against the clean frame (--add-noise only).", ["image"], registry=reg),
             "psnr": Gauge(p + "psnr_db", "PSNR in dB of the last frame against the clean frame (--add-noise only).", ["image"], registry=reg),
+            "noise": Gauge(p + "noise_sigma", "Noise level of the input (wavelet MAD, [0, 1] scale), every few frames.", registry=reg),
+            "brightness": Gauge(p + "frame_brightness", "Mean brightness of the input in [0, 1] (a failed light drops it).", registry=reg),
+            "noise_outside": Gauge(p + "noise_outside_trained_range", "1 while the input's noise is outside the range the model was trained for.", registry=reg),
             "last": Gauge(p + "last_frame_timestamp_seconds", "Unix time of the last frame denoised (alert when it stops moving).", registry=reg),
             "info": Gauge(p + "info", "Model, runtime and source of this run (value 1).", sorted(labels), registry=reg),
         }
@@ -147,6 +150,11 @@ class Telemetry:
         m["saving"].set(1 if snap.get("saving") else 0)
         if snap.get("free_bytes") is not None:
             m["free"].set(snap["free_bytes"])
+        noise = snap.get("noise")
+        if noise:
+            m["noise"].set(noise["sigma"])
+            m["brightness"].set(noise["brightness"])
+            m["noise_outside"].set(1 if noise["outside"] else 0)
         q = snap.get("quality")
         if q:
             for image in ("noisy", "denoised"):
@@ -178,6 +186,8 @@ class Telemetry:
         }
         if snap.get("quality"):
             line["quality"] = {k: round(float(v), 4) for k, v in snap["quality"].items()}
+        if snap.get("noise"):
+            line["noise"] = {k: (round(float(v), 5) if not isinstance(v, bool) else v) for k, v in snap["noise"].items()}
         if snap.get("event"):
             line["event"] = snap["event"]
         self._append(json.dumps(line))
