@@ -306,6 +306,7 @@ def _write_gated(path: Path, blob: bytes, ref, config: ConvertConfig, info: RunI
     """Write ``blob`` to a temp file, gate it, and only then move it and its sidecar into place."""
     from convert.gate import run_gate
     from edge_runtime.engine import metadata_path
+    from edge_runtime.noise_level import noise_range
 
     sidecar = metadata_path(path)
     wrote_sidecar = False
@@ -321,6 +322,7 @@ def _write_gated(path: Path, blob: bytes, ref, config: ConvertConfig, info: RunI
                     + ("; try fp16/dynamic, more --calib-count, or quantization-aware training" if precision == "int8" else "")
                 )
             meta = build_metadata(info, precision, size, engine, result, tf_version, package_version)
+            meta["noise_range"] = noise_range(ref.noisy01)  # run warns when live frames leave it (noise_level)
             if precision == "int8":
                 meta["calibration_noise"] = config.calib_noise or info.noise
                 if range_tuning is not None:

@@ -110,3 +110,15 @@ def test_the_noise_level_is_on_the_dashboard_and_in_the_status_line():
         dropped = corrupt = 0
 
     assert "noise 0.0800!" in _status_line(10, 1.0, WindowedStageTimer(), Source(), None, noise)
+
+
+def test_convert_records_the_training_noises_range_for_run_to_compare_with(tmp_path):
+    from test_convert import config_for, make_run
+
+    from convert import convert_run
+    from edge_runtime.engine import read_metadata
+
+    report = convert_run(config_for(make_run(tmp_path / "run"), tmp_path / "out"), log=lambda s: None)
+    meta = read_metadata(report.files[0]["file"])
+    low, high = trained_range(meta)  # the run's training noise is gaussian:0.1
+    assert meta["noise_range"]["images"] >= 3 and 0.05 < low <= high < 0.15
