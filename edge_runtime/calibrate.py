@@ -35,7 +35,7 @@ BINS = 64  # intensity bins over [0, 1]
 MIN_BIN_PIXELS = 64
 MIN_BINS = 4
 MIN_SPAN = 0.2  # the fitted bins must cover at least this much of full scale, or a and b are not separable
-CLIP_SIGMAS = 3.5  # a bin closer than this many sigmas to 0 or 1 is distorted by clipping: not fitted
+CLIP_SIGMAS = 3.0  # a bin closer than this many sigmas to 0 or 1 is distorted by clipping: not fitted
 ACF_RADIUS = 3  # autocorrelation lags -3..3 in x and y; the replay kernel is (2R+1) x (2R+1)
 MAX_SHIFT_PX = 1.0  # a frame shifted more than this against the first: the camera or the scene moved
 SHIFT_MIN_RESPONSE = 0.8  # phase correlation peaks below this are not trusted
@@ -324,11 +324,13 @@ def bin_variances(mean: np.ndarray, var: np.ndarray, dof: int) -> list[dict]:
     return out
 
 
-def fit_line(bins: list[dict]) -> tuple[float, float, float, list[dict]]:
-    """Weighted, outlier-rejecting fit of var = a * mean + b over the fittable bins -> (a, b, rms relative error, bins)."""
+def fit_line(bins: list[dict]) -> tuple[float, float, float, list[dict], tuple[float, float]]:
+    """Weighted, outlier-rejecting fit of var = a * mean + b over the fittable bins.
+
+    Returns (a, b, rms relative error, bins marked ``used``, standard errors of a and b)."""
     use = [b for b in bins if b["fit"]]
     if len(use) < 2:
-        return float("nan"), float("nan"), float("nan"), bins
+        return float("nan"), float("nan"), float("nan"), bins, (float("nan"), float("nan"))
     a = b0 = float("nan")
     for _ in range(4):
         x = np.array([b["mean"] for b in use])
@@ -346,8 +348,14 @@ def fit_line(bins: list[dict]) -> tuple[float, float, float, list[dict]]:
         b["used"] = id(b) in chosen
     x = np.array([b["mean"] for b in use])
     y = np.array([b["var"] for b in use])
-    rms = float(np.sqrt(np.mean(((y - (a * x + b0)) / y) ** 2)))
-    return float(a), float(b0), rms, bins
+    rel = (y - (a * x + b0)) / y
+    rms = float(np.sqrt(np.mean(rel**2)))
+    w = np.sqrt(np.array([b["pixels"] for b in use], np.float64)) / y
+    design = np.stack([x, np.ones_like(x)], 1) * w[:, None]
+    scale = float(((rel * y * w) ** 2).sum() / max(len(use) - 2, 1))
+    cov = np.linalg.pinv(design.T @ design) * scale  # standard errors from the scatter about the line
+    se = (float(np.sqrt(max(cov[0, 0], 0.0))), float(np.sqrt(max(cov[1, 1], 0.0))))
+    return float(a), float(b0), rms, bins, se
 
 
 def autocorrelation(stats: ClipStats) -> np.ndarray:
@@ -451,15 +459,18 @@ def _check_drift(stats: ClipStats, acf: np.ndarray, uri: str) -> list[str]:
         if drift > WARN_DRIFT else []
 
 
-def _check_range(stats: ClipStats, fits: dict, uri: str) -> None:
+def _check_range(stats: ClipStats, fits: dict, uri: str) -> list[str]:
+    """Refuse fits over too little of the intensity range, saying whether the clip is saturated, dark or flat."""
     saturated = float((stats.high_hits >= max(stats.n // 4, 1)).mean())  # clipped in a quarter of the frames
     dark = float((stats.mean < 0.03).mean())
     spans = {c: f["range"][1] - f["range"][0] if f["range"] else 0.0 for c, f in fits.items()}
     narrow = [c for c, s in spans.items() if s < MIN_SPAN or fits[c]["bins_used"] < MIN_BINS]
-    if saturated > 0.5 or (narrow and saturated > 0.25):
+    if not narrow:  # dark backgrounds and bright highlights are fine while the rest spans enough of the range
+        return [f"{uri}: {100 * saturated:.0f} % of pixels saturated (left out of the fit)"] if saturated > 0.2 else []
+    if saturated > 0.25:
         raise EdgeDenoiseError(f"{uri}: saturated ({100 * saturated:.0f} % of pixels at full scale): lower the exposure, "
                                f"the gain or the light")
-    if dark > 0.5 or (narrow and dark > 0.25):
+    if dark > 0.25:
         raise EdgeDenoiseError(f"{uri}: too dark ({100 * dark:.0f} % of pixels below 3 % of full scale): raise the "
                                f"exposure or the light")
     if narrow:
@@ -509,15 +520,16 @@ def calibrate(config: CalibrateConfig, log=lambda line: None) -> dict:
         if dark is not None:
             dark_bins = bin_variances(dark.mean[..., c].ravel(), dark.m2[..., c].ravel() / (dark.n - 1), dark.n - 1)
             bins += [{**b, "dark": True} for b in dark_bins]
-        a, b, rms, bins = fit_line(bins)
+        a, b, rms, bins, se = fit_line(bins)
         used = [bb for bb in bins if bb.get("used")]
         outliers = sum(bb["outliers"] for bb in bins if not bb.get("dark")) / max(
             sum(bb["outliers"] + bb["pixels"] for bb in bins if not bb.get("dark")), 1)
         fits[name] = {"a": a, "b": b - QUANT_VAR if math.isfinite(b) else b,
                       "range": [round(min(bb["mean"] for bb in used), 4), round(max(bb["mean"] for bb in used), 4)] if used else None,
-                      "bins_used": len(used), "fit_rms_relative": round(rms, 4), "outliers": outliers}
+                      "bins_used": len(used), "fit_rms_relative": round(rms, 4), "outliers": outliers,
+                      "a_se": se[0], "b_se": se[1]}
         plot_bins[name] = bins
-    _check_range(stats, fits, config.source)
+    warnings += _check_range(stats, fits, config.source)
     worst = max(f["outliers"] for f in fits.values())
     if worst > MAX_OUTLIERS:
         raise EdgeDenoiseError(f"{config.source}: {100 * worst:.0f} % of pixels vary far more than noise does (something "
@@ -552,6 +564,7 @@ def calibrate(config: CalibrateConfig, log=lambda line: None) -> dict:
         "units": "variance of [0, 1] intensities: var = a * mean + b; b_fitted is the line's intercept, b leaves out "
                  "8-bit rounding (1/12 LSB^2) and the row and column noise the replay adds apart",
         "channels": {name: {"a": round(f["a"], 8), "b": round(max(f["b"], 0.0), 9), "b_fitted": round(f["b_fitted"], 9),
+                            "a_se": float(f"{f['a_se']:.2g}"), "b_se": float(f"{f['b_se']:.2g}"),
                             "range": f["range"], "bins_used": f["bins_used"], "fit_rms_relative": f["fit_rms_relative"],
                             "outlier_pixels": round(f["outliers"], 4)} for name, f in fits.items()},
         "correlation": {
