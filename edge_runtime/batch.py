@@ -1,9 +1,11 @@
 """Denoise files in batch: images, folders, globs and videos, through the same frame path as ``run``.
 
 Outputs go under one folder: ``x.jpg`` -> ``OUT/x.jpg``, a folder ``shots/`` -> ``OUT/shots/...``
-(relative paths kept), a video -> ``OUT/name.mp4`` (every frame). Inputs are never overwritten,
-every file is written atomically, outputs that already exist are skipped unless ``overwrite``,
-and unreadable files are named and skipped.
+(relative paths kept), a glob ``cams/*/img*.jpg`` -> ``OUT/cam1/img001.jpg``, a video ->
+``OUT/name.mp4`` (every frame). Inputs are never overwritten and outputs never read back as inputs
+(``--out`` inside an input folder is fine), every file is written atomically (a video is read back
+before its rename), outputs that already exist are skipped unless ``overwrite``, and unreadable
+files are named and skipped.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Live cameras hand over only their newest frame (stale ones are dropped and count
 every frame in order. Frames of any size reach the model: resized to its input size, or cut into
 overlapping full-resolution tiles that are blended back (``tile``; on by default for files).
 Ctrl-C, SIGTERM, ``--frames``, ``--duration``, the end of the input and a camera that stops all
-end the loop the same way: the sink is closed and the report is written.
+end the loop the same way: the sink is closed and the report is written. A signal is honoured
+between two tiles, not at the end of a frame. Every number in RunConfig is checked when it is made.
 
 Runs meant to last weeks: memory stays flat (stage timings keep a bounded window, quality a
 running mean), ``--metrics-port``/``--log-json`` publish live numbers (edge_runtime.telemetry),
