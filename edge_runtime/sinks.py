@@ -79,6 +79,14 @@ def video_problem(path: str | Path, frames: int | None = None) -> str | None:
         cap.release()
 
 
+def _discard(path: Path) -> None:
+    """Remove a temp file if it is there; on a read-only file system even a missing one raises EROFS."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 class VideoFileSink(FrameSink):
     """A video file (mp4v for .mp4/.mov, MJPG for .avi/.mkv) opened at the first frame's size.
 
@@ -112,7 +120,7 @@ class VideoFileSink(FrameSink):
         self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
         if not self._writer.isOpened():
             self._writer = None
-            self._tmp.unlink(missing_ok=True)
+            _discard(self._tmp)
             raise EdgeDenoiseError(f"{self.path}: cannot write this video format (try .mp4 or .avi)")
         self._size = (h, w)
         self._bgr = np.empty((h, w, 3), np.uint8)
@@ -136,17 +144,17 @@ class VideoFileSink(FrameSink):
             if self.frames:
                 problem = video_problem(self._tmp, self.frames)
                 if problem:
-                    self._tmp.unlink(missing_ok=True)
+                    _discard(self._tmp)
                     raise WriteError(f"{self.path}: video not written completely ({problem}; a full disk?), "
                                      f"so nothing was kept under that name")
                 os.replace(self._tmp, self.path)
-        self._tmp.unlink(missing_ok=True)
+        _discard(self._tmp)
 
     def abort(self) -> None:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
-        self._tmp.unlink(missing_ok=True)
+        _discard(self._tmp)
 
 
 FRAME_NAME = re.compile(r"^frame_(\d+)\.[A-Za-z0-9]+$")

@@ -262,8 +262,22 @@ def read_only(monkeypatch, folder: Path, code: int = errno.EROFS) -> None:
         refuse(dir or ".")
         return real_mkstemp(*args, dir=dir, **kwargs)
 
+    real_unlink, real_mkdir = Path.unlink, Path.mkdir
+
+    def unlink(self, missing_ok=False):  # Linux checks for a read-only mount before it looks the name up
+        if code == errno.EROFS:
+            refuse(self)
+        return real_unlink(self, missing_ok=missing_ok)
+
+    def mkdir(self, *args, **kwargs):
+        if not self.exists():
+            refuse(self)
+        return real_mkdir(self, *args, **kwargs)
+
     monkeypatch.setattr(builtins, "open", open_)
     monkeypatch.setattr(tempfile, "mkstemp", mkstemp)
+    monkeypatch.setattr(Path, "unlink", unlink)
+    monkeypatch.setattr(Path, "mkdir", mkdir)
 
 
 @pytest.mark.parametrize("code", [errno.EROFS, errno.EACCES])
