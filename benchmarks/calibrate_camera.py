@@ -128,11 +128,12 @@ def fine_tune(model: Path, data: Path, cam: dict, out: Path, epochs: int, lr: fl
     t0 = time.perf_counter()
     cli(*args)
     train_s = time.perf_counter() - t0
+    size = json.loads((tuned / "config.json").read_text()).get("train", {}).get("size", 128)  # score at the training size
     scores = {}
     for label, keras_file in (("blind default", model), ("fine-tuned", tuned / "model.keras")):
         eval_dir = out / f"eval_{cam['camera']}_{label.replace(' ', '_')}"
         cli("eval", str(keras_file), "--data", str(data), "--noise", f"profile:{cam['true_profile']}", "--split", "test",
-            "--split-manifest", str(tuned / "manifest.json"), "--no-baselines", "--out", str(eval_dir),
+            "--size", str(size), "--split-manifest", str(tuned / "manifest.json"), "--no-baselines", "--out", str(eval_dir),
             *(["--max-images", str(max_images)] if max_images else []))
         row = next(r for r in json.loads((eval_dir / "eval.json").read_text())["rows"] if r["method"] == "model")
         scores[label] = {"ssim": row["ssim_mean"], "psnr": row["psnr_mean"]}
@@ -192,7 +193,8 @@ def main(argv=None) -> int:
     write_json_atomic(args.out, {
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": "python benchmarks/calibrate_camera.py " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "scene": {"photos": str(args.photos), "grid": args.grid, "size": list(clean.shape[:2])},
+        "scene": {"photos": str(args.photos.resolve().relative_to(ROOT)) if args.photos.resolve().is_relative_to(ROOT)
+                  else str(args.photos), "grid": args.grid, "size": list(clean.shape[:2])},
         "frames": args.frames, "tolerance": TOLERANCE, "worst_error": round(worst, 4), "passed": worst <= TOLERANCE,
         "cameras": [{k: v for k, v in r.items() if k not in ("profile", "true_profile")} for r in results],
         "fine_tune": tuned or None,
