@@ -100,7 +100,9 @@ def run_cmd(
         q = result.quality
         console.print(f"{q['noise']}: noisy SSIM {q['noisy_ssim_mean']:.4f} PSNR {q['noisy_psnr_mean']:.2f} dB -> "
                       f"denoised SSIM {q['denoised_ssim_mean']:.4f} PSNR {q['denoised_psnr_mean']:.2f} dB", highlight=False)
-    if result.output:
+    if result.output and result.saving.get("saved", 1) == 0:  # saving paused from the first frame on
+        err_console.print(f"[yellow]nothing saved[/] to {result.output} (see the notice above)", highlight=False)
+    elif result.output:
         console.print(f"wrote {result.output}", highlight=False)
     if report:
         console.print(f"report: {report}", highlight=False)

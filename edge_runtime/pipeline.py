@@ -561,10 +561,12 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
             try:
                 (sink.abort if error is not None and not isinstance(error, KeyboardInterrupt) else sink.close)()
             except EdgeDenoiseError as exc:  # a video that did not read back whole was removed: say so, exit non-zero
-                notice(str(exc))
                 report.output = None
                 if error is None:
                     error = exc
+                    report.notices.append(str(exc))  # the caller prints it as the error
+                else:
+                    notice(str(exc))
         if source is not None:
             report.frames_read, report.dropped, report.corrupt = source.frames_read, source.dropped, source.corrupt
             report.skipped = list(source.skipped[:50])

@@ -79,6 +79,16 @@ def video_problem(path: str | Path, frames: int | None = None) -> str | None:
         cap.release()
 
 
+def _quiet_opencv_warnings() -> None:
+    """OpenCV's own WARN lines ('write FFmpeg: Failed to write frame', one a frame on a full disk) are
+    kept off the terminal: the video is checked when it is closed and a problem is said in one line."""
+    import cv2
+
+    logging = getattr(getattr(cv2, "utils", None), "logging", None)
+    if logging is not None and logging.getLogLevel() == logging.LOG_LEVEL_WARNING:
+        logging.setLogLevel(logging.LOG_LEVEL_ERROR)
+
+
 def _discard(path: Path) -> None:
     """Remove a temp file if it is there; on a read-only file system even a missing one raises EROFS."""
     try:
@@ -116,6 +126,7 @@ class VideoFileSink(FrameSink):
                 pass
         except OSError as exc:
             raise WriteError(f"{self.path}: cannot write ({exc.strerror or exc})", exc.errno) from None
+        _quiet_opencv_warnings()
         fourcc = cv2.VideoWriter_fourcc(*FOURCC.get(self.path.suffix.lower(), "mp4v"))
         self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
         if not self._writer.isOpened():
@@ -238,6 +249,9 @@ def free_bytes_at(path: str | Path) -> int:
     return shutil.disk_usage(p).free
 
 
+# Saving paused by a full disk resumes above twice --min-free-mb, and never below this (with --min-free-mb 0
+# a full disk would otherwise pause and resume every second, a notice each time).
+RESUME_FLOOR_BYTES = 16 * 2**20
 # Errors after which every later write would fail too: saving stops (a folder resumes when space is back,
 # or, after a read-only remount, when a quiet retry succeeds). Others (EACCES on one file) skip that frame.
 STOP_SAVING_ERRNOS = (errno.ENOSPC, errno.EROFS, errno.EIO, errno.EDQUOT)
@@ -318,7 +332,7 @@ class DiskGuard(FrameSink):
             self._stop_saving(f"{self.last_free / 2**20:.0f} MiB free at {self.path}, below the "
                               f"{self.min_free_bytes / 2**20:.0f} MiB threshold (--min-free-mb)")
         elif (not self.saving and not self._closed_inner and not self._error_pause
-              and self.last_free >= 2 * self.min_free_bytes):
+              and self.last_free >= max(2 * self.min_free_bytes, RESUME_FLOOR_BYTES)):
             self.saving = True
             self._notice(f"saving resumed: {self.last_free / 2**20:.0f} MiB free at {self.path}")
 

@@ -289,7 +289,7 @@ def test_a_read_only_save_target_pauses_saving_and_the_run_denoises_on_with_a_re
     out = invoke("run", "--source", src, "--model", uint8_model, "--save", tmp_path / "ro" / target,
                  "--report", tmp_path / "r.json")
     monkeypatch.undo()
-    assert out.code == 0, out.messages
+    assert out.code == 0 and "wrote" not in out.stdout, out.messages
     report = json.loads((tmp_path / "r.json").read_text())
     assert report["frames"] == 4 and report["saving"]["saved"] == 0
     assert len([n for n in report["notices"] if os.strerror(code) in n]) == 1, report["notices"]
@@ -324,6 +324,28 @@ def test_a_read_only_folder_is_retried_quietly_and_saving_resumes(tmp_path):
     guard.write(frame)
     assert len(notices) == 2 and "paused" in notices[0] and "resumed" in notices[1], notices
     assert guard.saving and guard.saved >= 1
+
+
+def test_a_full_disk_with_min_free_mb_0_pauses_once_instead_of_flapping(tmp_path):
+    from edge_runtime.errors import WriteError
+    from edge_runtime.sinks import DiskGuard, ImageFolderSink
+
+    class FullFolder(ImageFolderSink):
+        def write(self, *a):
+            if free["bytes"] < 2**20:
+                raise WriteError("f.png: cannot write (No space left on device)", errno.ENOSPC)
+
+    free, now, notices = {"bytes": 500_000}, [0.0], []
+    guard = DiskGuard(FullFolder(tmp_path), tmp_path, 0, free_bytes=lambda p: free["bytes"], clock=lambda: now[0],
+                      on_notice=notices.append)
+    for t in range(20):
+        now[0] = float(t)
+        guard.write(np.zeros((4, 4, 3), np.uint8))
+    assert len(notices) == 1 and "paused" in notices[0], notices
+    free["bytes"] = 100 * 2**20
+    now[0] = 30.0
+    guard.write(np.zeros((4, 4, 3), np.uint8))
+    assert guard.saving and len(notices) == 2 and "resumed" in notices[1]
 
 
 # --- 5. numbers checked up front; a stop between two tiles ---------------------------------------------------------
