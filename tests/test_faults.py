@@ -607,3 +607,13 @@ def test_exit_status_tells_a_service_what_happened(tmp_path, uint8_model, monkey
         "v4l2:///dev/video0", FlakyCapture([(True, bgr(40))]), reconnect_s=0.2))
     lost = invoke("run", "--camera", 0, "--model", uint8_model, "--report", tmp_path / "r.json")
     assert lost.code == 3 and json.loads((tmp_path / "r.json").read_text())["source_lost"] is True
+
+
+def test_every_guarantee_in_docs_reliability_names_a_test_that_exists():
+    import re
+
+    text = (ROOT / "docs" / "reliability.md").read_text()
+    named = re.findall(r"`(test_\w+\.py)::(\w+)`", text)
+    assert len(named) >= 30
+    missing = [f"{f}::{n}" for f, n in named if f"def {n}(" not in (ROOT / "tests" / f).read_text()]
+    assert not missing, missing
