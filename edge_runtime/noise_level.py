@@ -81,6 +81,11 @@ def trained_range(metadata: dict | None) -> tuple[float, float] | None:
     return (low, high) if 0 <= low <= high else None
 
 
+def status_text(snapshot: dict) -> str:
+    """The status line's part: the level, marked with ! outside the model's trained range."""
+    return f"noise {snapshot['sigma']:.4f}" + ("!" if snapshot["outside"] else "")
+
+
 @dataclass
 class NoiseMonitor:
     """Estimates the noise of every ``every``-th frame; says once when it leaves the model's trained range."""

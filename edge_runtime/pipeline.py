@@ -345,7 +345,9 @@ def _status_line(frames: int, elapsed: float, timer: StageTimer, source, quality
     text = (f"{frames} frames  {fps:5.1f} FPS  invoke {timer.last_ms('invoke'):6.1f} ms  "
             f"dropped {source.dropped}  corrupt {source.corrupt}")
     if noise:
-        text += f"  noise {noise['sigma']:.4f}" + ("!" if noise["outside"] else "")
+        from edge_runtime.noise_level import status_text
+
+        text += "  " + status_text(noise)
     if quality:
         text += (f"  SSIM {quality['noisy_ssim']:.3f}->{quality['denoised_ssim']:.3f}"
                  f"  PSNR {quality['noisy_psnr']:.1f}->{quality['denoised_psnr']:.1f} dB")
