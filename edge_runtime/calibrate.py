@@ -10,7 +10,9 @@ give what the ISP leaves besides: the spatial autocorrelation of demosaicing and
 correlation between colour channels, row and column noise, and 8x8 block edges where the frames
 were compressed. A clip with the lens covered (``--dark``) adds the black end of the range and
 measures the fixed pattern. The replay (``replay_profile``, the noise kind ``profile:cam.json``)
-draws Gaussian noise with exactly those statistics.
+draws Gaussian noise with exactly those statistics. Processed frames bend the line (a tone curve
+lifts the shadows' noise), so the replay follows the measured variance curve within the range it
+covers and the line beyond it; a and b stay the summary.
 
 Frames are streamed: memory is a few float32 frames whatever the clip's length. numpy and OpenCV
 only (device side: no TensorFlow).
@@ -74,6 +76,7 @@ class CameraProfile:
     row_sigma: tuple[float, float, float] = (0.0, 0.0, 0.0)
     column_sigma: tuple[float, float, float] = (0.0, 0.0, 0.0)
     fixed_sigma: tuple[float, float, float] = (0.0, 0.0, 0.0)  # fixed pattern (dark clip), drawn anew per image
+    curve: tuple | None = None  # per channel (means, variances) measured; None: the line a * x + b everywhere
     path: str = ""
 
 
@@ -96,9 +99,9 @@ def profile_from_dict(data: dict, path: str = "profile") -> CameraProfile:
         a, b = _triple([c["a"] for c in chans], "a", path), _triple([c["b"] for c in chans], "b", path)
     except (KeyError, TypeError):
         raise EdgeDenoiseError(f"{path}: camera profile lacks a or b for channels {', '.join(CHANNELS)}") from None
-    if min(a) < 0:
-        raise EdgeDenoiseError(f"{path}: negative shot-noise slope a {a}: not a usable profile")
     replay = data.get("replay") or {}
+    if min(a) < 0 and not replay.get("curve"):
+        raise EdgeDenoiseError(f"{path}: negative shot-noise slope a {a} and no measured curve: not a usable profile")
     kernel = np.asarray(replay.get("kernel", [[1.0]]), np.float64)
     if kernel.ndim != 2 or kernel.shape[0] % 2 == 0 or kernel.shape[1] % 2 == 0 or not np.isfinite(kernel).all() \
             or not (kernel**2).sum() > 0:
@@ -108,12 +111,21 @@ def profile_from_dict(data: dict, path: str = "profile") -> CameraProfile:
     if mix.shape != (3, 3) or not np.isfinite(mix).all():
         raise EdgeDenoiseError(f"{path}: replay channel_mix must be a 3x3 array of finite numbers")
     zeros = (0.0, 0.0, 0.0)
+    curve = None
+    if replay.get("curve") is not None:
+        try:
+            curve = tuple((tuple(float(v) for v in replay["curve"][c][0]), tuple(float(v) for v in replay["curve"][c][1]))
+                          for c in CHANNELS)
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise EdgeDenoiseError(f"{path}: replay curve must give [means, variances] for {', '.join(CHANNELS)}") from None
+        if any(len(m) != len(v) or len(m) < 2 or list(m) != sorted(m) or min(v) < 0 for m, v in curve):
+            raise EdgeDenoiseError(f"{path}: replay curve needs at least two increasing means and variances >= 0 per channel")
     return CameraProfile(
         a=a, b=b, kernel=tuple(tuple(float(v) for v in row) for row in kernel),
         channel_mix=tuple(tuple(float(v) for v in row) for row in mix),
         row_sigma=_triple(replay.get("row_sigma", zeros), "row_sigma", path),
         column_sigma=_triple(replay.get("column_sigma", zeros), "column_sigma", path),
-        fixed_sigma=_triple(replay.get("fixed_sigma", zeros), "fixed_sigma", path), path=path)
+        fixed_sigma=_triple(replay.get("fixed_sigma", zeros), "fixed_sigma", path), curve=curve, path=path)
 
 
 def load_profile(path: str | Path) -> CameraProfile:
@@ -128,12 +140,32 @@ def load_profile(path: str | Path) -> CameraProfile:
     return profile_from_dict(data, str(path))
 
 
+def noise_variance(image01: np.ndarray, profile: CameraProfile) -> np.ndarray:
+    """Per pixel and channel, the variance the profile gives a clean value: the measured curve within its
+    range, the line a * x + b beyond it (held at the curve's end where the line falls or goes below 0)."""
+    x = np.asarray(image01, np.float32)
+    a, b = np.asarray(profile.a, np.float32), np.asarray(profile.b, np.float32)
+    line = np.maximum(a * x + b, 0.0)
+    if profile.curve is None:
+        return line
+    out = np.empty_like(x)
+    for c, (means, variances) in enumerate(profile.curve):
+        xc = x[..., c]
+        inside = np.interp(xc, means, variances).astype(np.float32)
+        if a[c] >= 0:  # beyond the measured range the physical line carries on, continuous at the ends
+            low, high = variances[0] - (a[c] * means[0] + b[c]), variances[-1] - (a[c] * means[-1] + b[c])
+            inside = np.where(xc < means[0], np.maximum(line[..., c] + low, 0.0), inside)
+            inside = np.where(xc > means[-1], np.maximum(line[..., c] + high, 0.0), inside)
+        out[..., c] = inside
+    return out
+
+
 def replay_profile(image01: np.ndarray, profile: CameraProfile, rng: np.random.Generator) -> np.ndarray:
     """Add the profile's noise to a clean HxWx3 image in [0, 1] (not clipped: the noise spec clips).
 
     White noise is mixed across channels (unit-norm rows keep each channel's variance 1), filtered
-    with the unit-energy kernel (spatial correlation, variance still 1), scaled by sqrt(a x + b) per
-    pixel and channel, then row, column and fixed-pattern offsets are added.
+    with the unit-energy kernel (spatial correlation, variance still 1), scaled by the square root
+    of ``noise_variance`` per pixel and channel, then row, column and fixed-pattern offsets are added.
     """
     import cv2
 
@@ -146,8 +178,7 @@ def replay_profile(image01: np.ndarray, profile: CameraProfile, rng: np.random.G
     kernel = np.asarray(profile.kernel, np.float32)
     if kernel.size > 1:
         z = cv2.filter2D(z, -1, kernel, borderType=cv2.BORDER_REFLECT)
-    a, b = np.asarray(profile.a, np.float32), np.asarray(profile.b, np.float32)
-    out = x + np.sqrt(np.maximum(a * x + b, 0.0)) * z
+    out = x + np.sqrt(noise_variance(x, profile)) * z
     for sigma, shape in ((profile.row_sigma, (h, 1, 1)), (profile.column_sigma, (1, w, 1)), (profile.fixed_sigma, None)):
         s = np.asarray(sigma, np.float32)
         if s.any():
@@ -480,6 +511,15 @@ def _check_range(stats: ClipStats, fits: dict, uri: str) -> list[str]:
                                f"{MIN_SPAN} needed): show a scene with dark and bright parts, e.g. a grey card half in shadow")
 
 
+def _curve(bins: list[dict], offset: float) -> list[list[float]]:
+    """[[means], [variances]] of the fitted bins of one channel, less ``offset`` (8-bit rounding, rows), for the replay."""
+    used = sorted((b for b in bins if b.get("used")), key=lambda b: b["mean"])
+    var = np.array([b["var"] for b in used])
+    weight = np.array([b["pixels"] for b in used], np.float64)
+    smooth = np.convolve(var * weight, np.ones(5), "same") / np.convolve(weight, np.ones(5), "same")  # 5 bins: less noise
+    return [[round(b["mean"], 5) for b in used], [round(max(float(v) - offset, 0.0), 9) for v in smooth]]
+
+
 def _compression_warning(uri: str, compression: dict) -> list[str]:
     lines = []
     if compression.get("lossy"):
@@ -535,10 +575,15 @@ def calibrate(config: CalibrateConfig, log=lambda line: None) -> dict:
         raise EdgeDenoiseError(f"{config.source}: {100 * worst:.0f} % of pixels vary far more than noise does (something "
                                f"in the scene moved, or the light flickers): keep the scene and the light still")
     for name, f in fits.items():
-        if f["a"] < 0 or not math.isfinite(f["a"]):
-            raise EdgeDenoiseError(f"{config.source}: channel {name}'s noise does not grow with brightness (a = {f['a']:.2g}): "
-                                   f"the frames are denoised or compressed too hard to calibrate; turn the camera's "
-                                   f"noise reduction off or record lossless frames")
+        if not math.isfinite(f["a"]):
+            raise EdgeDenoiseError(f"{config.source}: channel {name}'s noise could not be fitted: show a scene with dark "
+                                   f"and bright parts, e.g. a grey card half in shadow")
+        if f["a"] < 0:  # a tone curve (gamma) lifts shadows' noise above highlights': processed frames, not raw
+            warnings.append(f"channel {name}: the noise falls with brightness (a = {f['a']:.2g}), as a camera's tone "
+                            f"curve makes it; the replay follows the measured curve, not the line")
+        elif f["fit_rms_relative"] > 0.1:
+            warnings.append(f"channel {name}: the noise departs from a straight line by {100 * f['fit_rms_relative']:.0f} % "
+                            f"rms (a tone curve?); the replay follows the measured curve")
     acf = autocorrelation(stats)
     kernel = kernel_from_autocorrelation(acf)
     corr, mix = channel_mix(stats)
@@ -584,6 +629,7 @@ def calibrate(config: CalibrateConfig, log=lambda line: None) -> dict:
             "row_sigma": lines["rows"]["sigma"],
             "column_sigma": lines["columns"]["sigma"],
             "fixed_sigma": pattern["sigma"] if pattern else [0.0, 0.0, 0.0],
+            "curve": {name: _curve(plot_bins[name], fits[name]["b_fitted"] - fits[name]["b"]) for name in CHANNELS},
         },
         "warnings": warnings,
         "plot": str(Path(config.out).with_suffix(".png").name),

@@ -12,8 +12,8 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_runtime.calibrate import (CalibrateConfig, CameraProfile, calibrate, load_profile, replay_profile,
-                                    simulate_clip)
+from edge_runtime.calibrate import (CalibrateConfig, CameraProfile, calibrate, load_profile, noise_variance,
+                                    replay_profile, simulate_clip)
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.noise import add_noise, parse_noise
 
@@ -129,8 +129,9 @@ def test_the_replayed_profile_has_the_profiles_variance_and_correlation(measured
     for level in (0.2, 0.7):
         flat = np.full((128, 128, 3), level, np.float32)
         noise = np.stack([replay_profile(flat, profile, rng) - flat for _ in range(4)])
-        expected = np.array(profile.a) * level + np.array(profile.b)
+        expected = noise_variance(flat, profile)[0, 0]  # the measured curve, close to the line a * x + b
         assert noise.var(axis=(0, 1, 2)) == pytest.approx(expected, rel=0.05)
+        assert expected == pytest.approx(np.array(profile.a) * level + np.array(profile.b), rel=0.05)
         lag1 = np.mean(noise[:, :, 1:] * noise[:, :, :-1]) / np.mean(noise**2)
         assert lag1 == pytest.approx(measured["correlation"]["lag1_x"], abs=0.05)
 
@@ -181,3 +182,16 @@ def test_calibrate_command_runs_without_tensorflow(tmp_path):
     bad = subprocess.run([sys.executable, "-c", NO_TF, "calibrate", "--source", source, "--frames", "3"],
                          cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "--frames 3" in bad.stderr
+
+
+def test_a_tone_curved_camera_whose_noise_is_no_line_is_replayed_along_its_measured_curve(tmp_path):
+    means = tuple(np.linspace(0.0, 1.0, 21))
+    hump = tuple(0.008 * m * (1 - m) + 1e-4 for m in means)  # shadows lifted, highlights compressed
+    camera = CameraProfile(a=(0.0,) * 3, b=(1e-4,) * 3, curve=((means, hump),) * 3)
+    got = calibrate(CalibrateConfig(source=clip_of(tmp_path / "clip", ramps(), camera), out=str(tmp_path / "cam.json")))
+    assert any("replay follows the measured curve" in line for line in got["warnings"])
+    replayed = load_profile(tmp_path / "cam.json")
+    for level in (0.2, 0.5, 0.8):
+        flat = np.full((96, 96, 3), level, np.float32)
+        noise = np.stack([replay_profile(flat, replayed, np.random.default_rng(i)) - flat for i in range(3)])
+        assert noise.var() == pytest.approx(0.008 * level * (1 - level) + 1e-4, rel=0.1)
