@@ -158,14 +158,19 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     if (args.model is None) != (args.data is None):
         ap.error("--model and --data go together (the fine-tune half needs both)")
+    rows, cols = (int(v) for v in args.grid.lower().split("x"))
+    clean = scene(args.photos, rows, cols)
+    with tempfile.TemporaryDirectory(prefix="calibrate_camera_") as temp:  # clips are removed unless --work keeps them
+        return run(args, clean, args.work or Path(temp), argv)
+
+
+def run(args, clean: np.ndarray, work: Path, argv) -> int:
+    """Measure each camera (and fine-tune for it), print the table, write the JSON."""
     from rich.console import Console
     from rich.table import Table
 
     from edge_runtime.atomic import write_json_atomic
 
-    rows, cols = (int(v) for v in args.grid.lower().split("x"))
-    clean = scene(args.photos, rows, cols)
-    work = args.work or Path(tempfile.mkdtemp(prefix="calibrate_camera_"))
     results = [measure(name, CAMERAS[name], clean, args.frames, work, args.seed + i)
                for i, name in enumerate(n.strip() for n in args.cameras.split(","))]
     table = Table(title=f"calibrate on a synthetic camera: {clean.shape[0]}x{clean.shape[1]} scene of real photos, "

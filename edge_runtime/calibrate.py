@@ -581,7 +581,10 @@ def calibrate(config: CalibrateConfig, log=lambda line: None) -> dict:
         if f["a"] < 0:  # a tone curve (gamma) lifts shadows' noise above highlights': processed frames, not raw
             warnings.append(f"channel {name}: the noise falls with brightness (a = {f['a']:.2g}), as a camera's tone "
                             f"curve makes it; the replay follows the measured curve, not the line")
-        elif f["fit_rms_relative"] > 0.1:
+        if f["a"] >= 0 and f["fit_rms_relative"] <= 0.1 and f["b_se"] > 0.1 * abs(f["b"]):
+            warnings.append(f"channel {name}: read noise b known to +-{100 * f['b_se'] / max(abs(f['b']), 1e-12):.0f} % only: "
+                            f"record more frames (--frames 64) or a scene with more dark grey parts")
+        if f["a"] >= 0 and f["fit_rms_relative"] > 0.1:
             warnings.append(f"channel {name}: the noise departs from a straight line by {100 * f['fit_rms_relative']:.0f} % "
                             f"rms (a tone curve?); the replay follows the measured curve")
     acf = autocorrelation(stats)
