@@ -79,6 +79,16 @@ class BenchConfig:
     worker_timeout_s: float = 600.0
     backend: str = "auto"  # engine backend for every .tflite row: auto, compiled or interpreter
 
+    def __post_init__(self) -> None:
+        """Refuse what would make the whole grid meaningless (a bad precision, size or file fails its row only)."""
+        from edge_runtime.noise import parse_noise
+
+        parse_noise(self.noise)
+        if self.min_runs < MIN_RUNS:
+            raise EdgeDenoiseError(f"--min-runs {self.min_runs}: at least {MIN_RUNS} timed runs are needed for a p99 worth quoting")
+        if self.repeat < 1 or not self.seconds >= 0 or self.warmup < 0 or self.images < 1:
+            raise EdgeDenoiseError("--repeat and --images must be 1 or more, --seconds and --warmup 0 or more")
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -177,6 +177,17 @@ def test_bench_cli_refuses_fewer_than_30_runs_in_one_line():
     assert r.returncode == 2 and "at least 30" in r.stderr and "Traceback" not in r.stderr
 
 
+def test_bench_config_checks_its_options_for_a_python_caller_too():
+    from edge_runtime.errors import EdgeDenoiseError
+
+    with pytest.raises(EdgeDenoiseError, match="--min-runs 10: at least 30"):
+        BenchConfig(min_runs=10)
+    with pytest.raises(EdgeDenoiseError, match="unknown kind 'gausian'"):
+        BenchConfig(noise="gausian:0.1")
+    with pytest.raises(EdgeDenoiseError, match="--repeat and --images must be 1 or more"):
+        BenchConfig(images=0)
+
+
 def test_the_device_side_imports_no_host_tool_not_even_inside_a_function():
     """edge_runtime (the worker included) stands alone on a device: the grid, training and conversion import it,
     never the other way round."""

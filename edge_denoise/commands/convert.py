@@ -1,4 +1,4 @@
-"""CLI commands of the convert stage, registered on the shared Typer app (typer and rich only at import)."""
+"""``edge-denoise convert``: a trained model to gated .tflite files (convert.pipeline.convert_run)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from edge_denoise.cli import _quiet_tensorflow, app, console, err_console
+from edge_denoise.console import console, err_console, quiet_tensorflow
 
 
-@app.command()
 def convert(
     model: Annotated[Path, typer.Argument(help="The trained model, e.g. runs/unet/model.keras, or a shipped one by name: fastnet (written to ./tflite unless --out).")],
     quant: Annotated[Optional[str], typer.Option(help="Precisions, comma-separated: fp32, fp16, dynamic (int8 weights), int8 (full integer). Default: all four (fp32 for --format onnx).")] = None,
@@ -34,17 +33,14 @@ def convert(
     Every file is run by edge_runtime's engine on the run's test split beside the Keras model;
     a file whose SSIM drops more than --max-drop is not kept and the command fails.
     """
-    _quiet_tensorflow()
-    from edge_runtime.sizes import parse_size
+    quiet_tensorflow()
     from convert.pipeline import ConvertConfig, convert_run
     from convert.report import ConvertFailed
-    from convert.tflite import IO_TYPES, parse_precisions
-    from edge_runtime.errors import EdgeDenoiseError
+    from convert.tflite import parse_precisions
+    from edge_runtime.sizes import parse_size
 
     precisions = parse_precisions(quant or ("fp32" if format == "onnx" else "fp32,fp16,dynamic,int8"))
     sizes = tuple(dict.fromkeys(parse_size(s) for s in size))
-    if io not in IO_TYPES:
-        raise EdgeDenoiseError(f"unknown --io '{io}'; choose from {', '.join(IO_TYPES)}")
     cfg = ConvertConfig(
         model=str(model), out=str(out) if out else None, precisions=precisions, sizes=sizes, io=io, format=format,
         name=name, data=str(data) if data else None, calib=str(calib) if calib else None, calib_count=calib_count,
@@ -73,35 +69,3 @@ def _print_report(report) -> None:
                       f"{g['tflite_ssim']:.4f}" if g else "-", f"{g['keras_ssim']:.4f}" if g else "-",
                       f"{g['drop']:+.4f}" if g else "-", "[green]ok[/]" if ok else "[red]failed[/]")
     console.print(table)
-
-
-@app.command()
-def models(
-    paths: Annotated[Optional[list[Path]], typer.Argument(help="Folders or .tflite files to list besides the shipped models.")] = None,
-) -> None:
-    """List shipped and local converted models with their metadata (no TensorFlow needed)."""
-    from rich.table import Table
-
-    from edge_runtime.zoo import SHIPPED_DIR, list_models
-
-    found = list_models(paths or [])
-    if not found:
-        console.print(f"no models found (shipped folder: {SHIPPED_DIR})")
-        return
-    table = Table(title=f"{len(found)} model(s)")
-    for col in ("name", "arch", "precision", "I/O", "size", "SSIM", "drop", "KiB", "source", "path"):
-        table.add_column(col, justify="right" if col in ("SSIM", "drop", "KiB") else "left")
-    for m in found:
-        size = f"{m['input_size'][0]}x{m['input_size'][1]}" if m["input_size"] else "?"
-        table.add_row(m["name"], m["architecture"] or "?", m["precision"] or "?", m["io_dtype"] or "?", size,
-                      f"{m['tflite_ssim']:.4f}" if m["tflite_ssim"] is not None else "-",
-                      f"{m['drop']:+.4f}" if m["drop"] is not None else "-", f"{m['bytes'] / 1024:.0f}",
-                      m["source"], m["path"] + (f" ({m['note']})" if m["note"] else ""))
-    console.print(table)
-    try:
-        from train.pretrained import names  # a folder listing, no TensorFlow; absent where train is not installed
-    except ImportError:
-        return
-    if keras_models := names():
-        console.print(f"Keras models shipped, to convert at another frame size (train extra): {', '.join(keras_models)} "
-                      f"(edge-denoise convert {keras_models[0]} --size HxW --data DIR)", highlight=False)

@@ -1,4 +1,4 @@
-"""`edge-denoise bench`, registered on the shared Typer app (typer and rich only at import)."""
+"""``edge-denoise bench``: the latency and quality grid (edge_denoise.benchgrid.run_bench)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from edge_denoise.cli import _quiet_tensorflow, app, console, err_console
+from edge_denoise.console import console, err_console, quiet_tensorflow
 
 
 def _have_tensorflow() -> bool:
@@ -19,7 +19,6 @@ def _have_tensorflow() -> bool:
         return False
 
 
-@app.command()
 def bench(
     models: Annotated[Optional[list[Path]], typer.Argument(help=".tflite files (measured as they are) and .keras run models (converted to every --precision x --size where TensorFlow is installed).")] = None,
     precision: Annotated[str, typer.Option(help="Precisions of the grid, comma-separated: fp32, fp16, dynamic, int8.")] = "fp32,fp16,dynamic,int8",
@@ -47,22 +46,25 @@ def bench(
     Each .tflite row runs in its own process; warm-up is excluded; every row of a size sees the
     same noisy test frames. Failed rows are marked and the rest of the grid still runs.
     """
+    import dataclasses
+
     from edge_denoise.benchgrid import BenchConfig, run_bench, split_list, write_results
     from edge_runtime.errors import EdgeDenoiseError
-    from edge_runtime.noise import parse_noise
     from edge_runtime.sizes import parse_size
 
-    parse_noise(noise)
-    if min_runs < 30:
-        raise EdgeDenoiseError(f"--min-runs {min_runs}: at least 30 timed runs are needed for a p99 worth quoting")
-    if repeat < 1 or seconds < 0 or warmup < 0 or images < 1:
-        raise EdgeDenoiseError("--repeat and --images must be 1 or more, --seconds and --warmup 0 or more")
     try:
         thread_list = tuple(int(t) for t in split_list(threads))
     except ValueError:
         raise EdgeDenoiseError(f"--threads {threads}: expected comma-separated whole numbers, e.g. 1,2,4") from None
     precisions = tuple(p.lower() for p in split_list(precision))
     sizes = split_list(size)
+    # BenchConfig checks the options (its __post_init__) before any conversion; the models come later
+    config = BenchConfig(
+        shipped=shipped, precisions=precisions, threads=thread_list, sizes=sizes, warmup=warmup, min_runs=min_runs,
+        seconds=seconds, data=str(data) if data else None, manifest=str(manifest) if manifest else None, images=images,
+        noise=noise, classical=split_list(classical), device_reports=tuple(str(p) for p in device_report or []),
+        repeat=repeat, backend=backend,
+    )
     log = lambda line: err_console.print(line, highlight=False)  # noqa: E731
 
     tflites, keras_models = [], []
@@ -74,7 +76,7 @@ def bench(
         log("[yellow]TensorFlow is not installed: .keras models cannot be converted here, only the .tflite files given are measured[/]")
         tflites += keras_models  # they become failed rows that say why
     elif keras_models or (ceiling and ceiling_dir is None):
-        _quiet_tensorflow()
+        quiet_tensorflow()
     if keras_models and tf_ok:
         from edge_denoise.bench_sources import convert_for_bench, keras_reference, onnx_reference
 
@@ -108,12 +110,8 @@ def bench(
             ceiling_path = ceiling_models(log=log)
         elif (cache_dir() / "ceiling").is_dir():
             ceiling_path = cache_dir() / "ceiling"
-    config = BenchConfig(
-        models=tuple(str(p) for p in tflites), shipped=shipped, precisions=precisions, threads=thread_list, sizes=sizes,
-        warmup=warmup, min_runs=min_runs, seconds=seconds, data=str(data) if data else None, manifest=str(manifest) if manifest else None,
-        images=images, noise=noise, classical=split_list(classical), ceiling_dir=str(ceiling_path) if ceiling and ceiling_path else None,
-        device_reports=tuple(str(p) for p in device_report or []), repeat=repeat, backend=backend,
-    )
+    config = dataclasses.replace(config, models=tuple(str(p) for p in tflites),
+                                 ceiling_dir=str(ceiling_path) if ceiling and ceiling_path else None)
     with err_console.status("benchmarking", spinner="dots") as status:
         result = run_bench(config, references=tuple(refs), extra_rows=tuple(extra_rows), log=status.update)
     console.print(_table(result))

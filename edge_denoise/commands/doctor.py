@@ -1,4 +1,4 @@
-"""CLI commands about the device itself, registered on the shared Typer app: ``doctor``."""
+"""``edge-denoise doctor``: check this machine for running edge-denoise (edge_runtime.doctor.run_checks)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from typing import Annotated, Optional
 
 import typer
 
-from edge_denoise.cli import app, console
+from edge_denoise.console import console
 
 STYLE = {"ok": "green", "warn": "yellow", "fail": "bold red"}
 
 
-@app.command("doctor")
-def doctor_cmd(
+def doctor(
     model: Annotated[Optional[str], typer.Option(help="A .tflite file, or a shipped model name, to load and smoke-run (default: the shipped default model, its int8 128x128 file).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Where outputs will go, for the free-disk check (default: /var/lib/edge-denoise if present, else here).")] = None,
     smoke_seconds: Annotated[float, typer.Option("--smoke-seconds", help="Length of the smoke run.")] = 2.0,

@@ -1,4 +1,4 @@
-"""CLI commands of the runtime stage, registered on the shared Typer app (typer and rich only at import)."""
+"""``edge-denoise run``: denoise a live camera, stream, video or folder (edge_runtime.pipeline.run)."""
 
 from __future__ import annotations
 
@@ -7,32 +7,13 @@ from typing import Annotated, Optional
 
 import typer
 
-from edge_denoise.cli import app, console, err_console
+from edge_denoise.console import console, err_console, notice
 from edge_runtime.zoo import DEFAULT_MODEL
 
 DEMO_NOISE = "gaussian:0.1"
 EXIT_SOURCE_LOST = 3  # a live camera or stream stopped by itself: non-zero so systemd's Restart=on-failure restarts us
 
 
-def _stage_table(report):
-    from rich.table import Table
-
-    table = Table(title=f"{report.frames} frames from {report.source} in {report.duration_s:.1f} s: "
-                        f"{report.fps:.1f} FPS end to end, {report.invoke_fps:.1f} FPS invoke only")
-    for col in ("stage", "p50 ms", "p90 ms", "p99 ms", "mean ms", "max ms"):
-        table.add_column(col, justify="left" if col == "stage" else "right")
-    for stage, s in report.stages_ms.items():
-        if s["count"]:
-            table.add_row(stage, f"{s['p50_ms']:.2f}", f"{s['p90_ms']:.2f}", f"{s['p99_ms']:.2f}",
-                          f"{s['mean_ms']:.2f}", f"{s['max_ms']:.2f}")
-    return table
-
-
-def _notice(line: str) -> None:
-    err_console.print(f"[yellow]{line}[/]", highlight=False)
-
-
-@app.command("run")
 def run_cmd(
     source: Annotated[Optional[str], typer.Option("--source", "-s", help="URI: 0, v4l2:///dev/video0, picamera2://0, csi://0, rtsp://..., clip.mp4, photos/, 'shots/*.jpg'.")] = None,
     camera: Annotated[Optional[int], typer.Option("--camera", help="Camera index (shortcut for --source N).")] = None,
@@ -87,7 +68,7 @@ def run_cmd(
                        fp16_arith=fp16_arith)
     with err_console.status("starting", spinner="dots") as status:
         result = run(config, on_status=lambda line: status.update(line),
-                     on_notice=_notice)
+                     on_notice=notice)
     err_console.print(f"stopped: {result.stop_reason}", highlight=False)
     console.print(_stage_table(result))
     extra = f"dropped {result.dropped}, corrupt {result.corrupt}"
@@ -114,50 +95,15 @@ def run_cmd(
         raise typer.Exit(EXIT_SOURCE_LOST)
 
 
-@app.command("denoise")
-def denoise_cmd(
-    inputs: Annotated[list[str], typer.Argument(help="Image files, folders, globs and videos.")],
-    out: Annotated[Path, typer.Option(help="Folder for the denoised files (inputs are never overwritten).")],
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (the default: blind, best across noises), autoencoder (fastest), unet.")] = DEFAULT_MODEL,
-    precision: Annotated[str, typer.Option(help="Shipped model precision: int8, fp16 or dynamic (int8 falls back to dynamic where a model has no int8 file at that size).")] = "int8",
-    model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
-    threads: Annotated[int, typer.Option(help="Interpreter threads.")] = 2,
-    delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
-    backend: Annotated[str, typer.Option(help="auto (LiteRT CompiledModel with low-memory XNNPACK where available, else the Interpreter), compiled or interpreter.")] = "auto",
-    fp16_arith: Annotated[bool, typer.Option("--fp16-arith", help="Compute float operators in fp16 (XNNPACK FORCE_FP16): ARMv8.2-A CPUs only (Pi 5, Orin), compiled backend; refused elsewhere.")] = False,
-    tile: Annotated[bool, typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model.")] = True,
-    overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 16,
-    overwrite: Annotated[bool, typer.Option(help="Redo outputs that already exist.")] = False,
-) -> None:
-    """Denoise image files, folders and videos into --out (atomic writes; existing outputs skipped)."""
-    from edge_runtime.batch import denoise_files
-    from edge_runtime.engine import load_engine
-    from edge_runtime.zoo import resolve_model
+def _stage_table(report):
+    from rich.table import Table
 
-    engine = load_engine(resolve_model(model, precision, model_size, notice=_notice), threads=threads,
-                         delegate=delegate, backend=backend, fp16_arith=fp16_arith)
-
-    def on_item(status: str, path: str, note: str) -> None:
-        if status == "failed":
-            err_console.print(f"[yellow]skipped[/] {path}: {note}", highlight=False)
-
-    written: list[str] = []
-
-    def track(status: str, path: str, note: str) -> None:
-        if status == "written":
-            written.append(path)
-        on_item(status, path, note)
-
-    try:
-        with err_console.status("denoising", spinner="dots"):
-            result = denoise_files(inputs, out, engine, tile=tile, overlap=overlap, overwrite=overwrite, on_item=track)
-    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: finished outputs are whole, the one in progress is gone
-        err_console.print(f"[yellow]interrupted[/]: {len(written)} file(s) written to {out}, all complete; "
-                          "rerun the same command to continue", highlight=False)
-        raise typer.Exit(130) from None
-    summary = (f"{len(result.written)} written, {len(result.existing)} already there"
-               f"{' (--overwrite to redo)' if result.existing else ''}, {len(result.failed)} skipped as unreadable or unusable; "
-               f"{result.frames} frames in {result.seconds:.1f} s -> {out}")
-    console.print(summary, highlight=False)
-    if result.failed and not (result.written or result.existing):
-        raise typer.Exit(1)
+    table = Table(title=f"{report.frames} frames from {report.source} in {report.duration_s:.1f} s: "
+                        f"{report.fps:.1f} FPS end to end, {report.invoke_fps:.1f} FPS invoke only")
+    for col in ("stage", "p50 ms", "p90 ms", "p99 ms", "mean ms", "max ms"):
+        table.add_column(col, justify="left" if col == "stage" else "right")
+    for stage, s in report.stages_ms.items():
+        if s["count"]:
+            table.add_row(stage, f"{s['p50_ms']:.2f}", f"{s['p90_ms']:.2f}", f"{s['p99_ms']:.2f}",
+                          f"{s['mean_ms']:.2f}", f"{s['max_ms']:.2f}")
+    return table

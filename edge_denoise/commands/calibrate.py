@@ -1,4 +1,4 @@
-"""``edge-denoise calibrate``: measure one camera's noise into cam.json (device side, no TensorFlow)."""
+"""``edge-denoise calibrate``: measure one camera's noise into cam.json (edge_runtime.calibrate, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 
-console = Console()
-err_console = Console(stderr=True)
+from edge_denoise.console import console, err_console
 
 
 def calibrate(
