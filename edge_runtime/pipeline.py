@@ -27,7 +27,13 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_runtime.atomic import write_json_atomic
+from edge_runtime.device_info import device_info
 from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.images import to_frame_rgb, to_image01
+from edge_runtime.metrics import psnr, ssim
+from edge_runtime.noise import parse_noise
+from edge_runtime.noise_level import NoiseMonitor, trained_range
 from edge_runtime.timing import STAGES, StageTimer
 from edge_runtime.zoo import DEFAULT_MODEL, resolve_model
 
@@ -394,6 +400,211 @@ def _snapshot(frames: int, source, sink, quality: dict | None, noise: dict | Non
     return snap
 
 
+class _Loop:
+    """One run's state and the steps of one frame: capture, denoise, measure, output, publish.
+
+    ``run`` calls ``set_up``, then the steps until one says stop, then ``tear_down``; every step
+    times itself with the run's one StageTimer. Nothing here allocates per frame what it can reuse.
+    """
+
+    def __init__(self, config: RunConfig, report: RunReport, flag: _StopFlag, noise, t_start: float,
+                 notice: Callable[[str], None], on_status: Callable[[str], None] | None):
+        self.config, self.report, self.flag, self.noise = config, report, flag, noise
+        self.notice, self.on_status = notice, on_status
+        self.clock = time.perf_counter
+        self.t_start = t_start  # run() was called: the origin of time_to_first_frame_s
+        self.t_loop = self.next_status = self.elapsed = 0.0
+        self.timer = WindowedStageTimer(STAGES + (("noise", "metrics") if noise else ()))
+        self.monitor = NoiseMonitor()  # the input's noise every few frames, against the model's trained range
+        self.engine = self.source = self.sink = self.denoiser = self.telemetry = self.rng = None
+        self.own_source = self.own_sink = True
+        self.frames = 0
+        self.first_s: float | None = None
+        self.clean01: np.ndarray | None = None  # --add-noise: the clean frame as float, for noise and metrics
+        self.quality_now: dict | None = None
+        self.scores = {"noisy_ssim": 0.0, "noisy_psnr": 0.0, "denoised_ssim": 0.0, "denoised_psnr": 0.0}
+        self.scored = 0
+
+    def set_up(self, source, engine, sink) -> None:
+        """Load the engine, open the source and the sink (unless given), start telemetry: all before the first frame."""
+        config, notice = self.config, self.notice
+        self.source, self.engine, self.sink = source, engine, sink
+        self.own_source, self.own_sink = source is None, sink is None
+        if engine is None:
+            from edge_runtime.engine import load_engine
+            from edge_runtime.sources import parse_uri
+
+            live = parse_uri(config.source).live
+            self.engine = engine = load_engine(resolve_model(config.model, config.precision, config.model_size, live, notice),
+                                               threads=config.threads, delegate=config.delegate, backend=config.backend,
+                                               fp16_arith=config.fp16_arith)
+        self.report.model = engine.describe()
+        self.monitor.trained = trained_range(getattr(engine, "metadata", None))
+        if getattr(engine, "backend_note", ""):
+            notice(engine.backend_note)
+        cores = os.cpu_count() or 0
+        if cores and config.threads > cores:
+            notice(f"--threads {config.threads} on {cores} CPU cores: more threads than cores usually slows the model")
+        if source is None:
+            self.source = source = _open_source_for(config, engine)
+        self.report.source = source.uri
+        if hasattr(source, "should_stop"):
+            source.should_stop = lambda: bool(self.flag)
+        tile = (not source.live) if config.tile is None else config.tile
+        self.denoiser = FrameDenoiser(engine, tile=tile, overlap=config.overlap, should_stop=lambda: bool(self.flag))
+        if sink is None:
+            from edge_runtime.sinks import open_sink
+
+            self.sink = sink = open_sink(config.save, display=config.display, fps=source.fps, keep=config.keep,
+                                         max_bytes=int(config.max_save_mb * 2**20) if config.max_save_mb else None,
+                                         min_free_bytes=int(config.min_free_mb * 2**20), on_notice=notice)
+        self.report.output = sink.target
+        if config.metrics_port is not None or config.log_json:
+            from edge_runtime.telemetry import Telemetry
+
+            self.telemetry = Telemetry(config.metrics_port, config.metrics_host, config.log_json, config.log_interval_s,
+                                       labels={"model": engine.name, "runtime": engine.runtime.name,
+                                               "runtime_version": engine.runtime.version, "source": source.uri},
+                                       on_notice=notice)
+            self.report.metrics_url = self.telemetry.url
+            if self.telemetry.url:
+                notice(f"metrics: {self.telemetry.url}")
+        if self.noise is not None:  # numpy.random pulls in hashlib and OpenSSL (memory in every device process): only for noise
+            self.rng = np.random.default_rng(config.noise_seed)
+            ssim(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))  # pay scikit-image's import now
+        self.t_loop = self.clock()
+        self.next_status = self.t_loop + STATUS_EVERY_S
+
+    def should_stop(self) -> bool:
+        """True once a signal, the caller, the window, --frames or --duration says so (the reason is in the flag)."""
+        config, flag = self.config, self.flag
+        if flag:
+            return True
+        if config.frames is not None and self.frames >= config.frames:
+            flag.reason = f"--frames {config.frames} reached"
+            return True
+        if config.duration is not None and self.clock() - self.t_loop >= config.duration:
+            flag.reason = f"--duration {config.duration:g} s reached"
+            return True
+        return False
+
+    def capture(self) -> np.ndarray | None:
+        """The next frame the model sees (with noise added under --add-noise), or None when the input ends."""
+        clock, source = self.clock, self.source
+        t0 = clock()
+        clean = source.read()
+        t1 = clock()
+        if clean is None:
+            if not self.flag:
+                self.flag.reason = source.stop_reason or "end of input"
+                self.report.source_lost = bool(source.live)
+            return None
+        self.timer.record("capture", t1 - t0)
+        noisy = clean
+        if self.noise is not None:
+            self.clean01 = to_image01(clean)  # converted once: the noise and the metrics both use it
+            noisy = to_frame_rgb(self.noise.apply(self.clean01, self.rng))
+            self.timer.record("noise", clock() - t1)
+        if (line := self.monitor.observe(self.frames, noisy)) is not None:
+            self.notice(line)
+        return noisy
+
+    def denoise(self, noisy: np.ndarray) -> np.ndarray | None:
+        """The denoised frame, or None when a signal arrived between two tiles (the frame is dropped unfinished)."""
+        denoised = self.denoiser(noisy)
+        if denoised is not None:
+            pre, inv, post = self.denoiser.times
+            self.timer.record("preprocess", pre)
+            self.timer.record("invoke", inv)
+            self.timer.record("postprocess", post)
+        return denoised
+
+    def measure(self, noisy: np.ndarray, denoised: np.ndarray) -> None:
+        """--add-noise: SSIM and PSNR of the noisy and the denoised frame against the clean one."""
+        if self.noise is None:
+            return
+        t2 = self.clock()
+        clean01, n01, d01 = self.clean01, to_image01(noisy), to_image01(denoised)
+        self.quality_now = {"noisy_ssim": ssim(clean01, n01), "noisy_psnr": psnr(clean01, n01),
+                            "denoised_ssim": ssim(clean01, d01), "denoised_psnr": psnr(clean01, d01)}
+        for k, v in self.quality_now.items():
+            self.scores[k] += v
+        self.scored += 1
+        self.timer.record("metrics", self.clock() - t2)
+
+    def output(self, noisy: np.ndarray, denoised: np.ndarray) -> None:
+        """Hand the frame to the sink (file, folder, window, nothing) and count it."""
+        clock = self.clock
+        t3 = clock()
+        status = (_status_line(self.frames + 1, t3 - self.t_loop, self.timer, self.source, self.quality_now,
+                               self.monitor.snapshot()) if self.config.display else None)
+        self.sink.write(denoised, noisy, status)
+        self.timer.record("output", clock() - t3)
+        self.frames += 1
+        if self.first_s is None:
+            self.first_s = clock() - self.t_start
+        if self.sink.wants_stop:
+            self.flag.reason = "closed from the window"
+
+    def publish(self) -> None:
+        """About twice a second: the live numbers to telemetry and the status line to ``on_status``."""
+        clock = self.clock
+        if clock() < self.next_status:
+            return
+        self.next_status = clock() + STATUS_EVERY_S
+        if self.telemetry is not None:
+            self.telemetry.update(_snapshot(self.frames, self.source, self.sink, self.quality_now, self.monitor.snapshot()),
+                                  self.timer)
+        if self.on_status is not None:
+            self.on_status(_status_line(self.frames, clock() - self.t_loop, self.timer, self.source, self.quality_now,
+                                        self.monitor.snapshot()))
+
+    def tear_down(self, error: BaseException | None) -> BaseException | None:
+        """Close what this run opened, fill and write the report; the error to raise (a new one if closing failed)."""
+        config, report, flag, timer = self.config, self.report, self.flag, self.timer
+        source, sink, monitor = self.source, self.sink, self.monitor
+        flag.restore()
+        report.saving = sink.stats() if sink is not None else {}
+        if self.telemetry is not None:
+            failed = error is not None and not isinstance(error, KeyboardInterrupt)
+            self.telemetry.close(_snapshot(self.frames, source, sink, self.quality_now, monitor.snapshot()), timer,
+                                 flag.reason, error=failed)
+        if sink is not None and self.own_sink:
+            try:
+                (sink.abort if error is not None and not isinstance(error, KeyboardInterrupt) else sink.close)()
+            except EdgeDenoiseError as exc:  # a video that did not read back whole was removed: say so, exit non-zero
+                report.output = None
+                if error is None:
+                    error = exc
+                    report.notices.append(str(exc))  # the caller prints it as the error
+                else:
+                    self.notice(str(exc))
+        if source is not None:
+            report.frames_read, report.dropped, report.corrupt = source.frames_read, source.dropped, source.corrupt
+            report.skipped = list(source.skipped[:50])
+            if self.own_source:
+                source.close()
+        report.frames = self.frames
+        report.duration_s = self.elapsed
+        report.fps = self.frames / self.elapsed if self.elapsed > 0 else 0.0
+        report.stages_ms = timer.summary()
+        inv = report.stages_ms.get("invoke", {}).get("mean_ms", 0.0)
+        report.invoke_fps = 1000.0 / inv if inv else 0.0  # frames per second if invoke were all there was
+        report.time_to_first_frame_s = self.first_s
+        if self.noise is not None and self.scored:
+            report.quality = {"noise": config.add_noise, **{f"{k}_mean": float(v / self.scored) for k, v in self.scores.items()}}
+        report.noise_level = monitor.summary()
+        report.stop_reason = flag.reason or "finished"
+        report.device = device_info(self.engine) if self.engine is not None else device_info()
+        if config.report:
+            try:
+                write_json_atomic(config.report, report.as_dict())
+            except OSError as exc:  # e.g. a full disk: say so in one line, unless a first error is on its way
+                if error is None or isinstance(error, KeyboardInterrupt):
+                    error = EdgeDenoiseError(f"{config.report}: cannot write the report ({exc.strerror or exc})")
+        return error
+
+
 def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=None,
         stop: threading.Event | None = None, on_notice=None) -> RunReport:
     """Run the loop described by ``config``; ``source``/``engine``/``sink`` may be given pre-opened (tests, apps).
@@ -402,14 +613,6 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
     once per event worth a log line (metrics URL, saving stopped or resumed). The report is
     written to ``config.report`` (atomically) however the run ends, errors included.
     """
-    from edge_runtime.atomic import write_json_atomic
-    from edge_runtime.device_info import device_info
-    from edge_runtime.engine import load_engine
-    from edge_runtime.images import to_frame_rgb, to_image01
-    from edge_runtime.metrics import psnr, ssim
-    from edge_runtime.noise import parse_noise
-    from edge_runtime.noise_level import NoiseMonitor, trained_range
-
     t_start = time.perf_counter()
     noise = parse_noise(config.add_noise) if config.add_noise else None
     if config.display and sink is None:  # refuse before loading anything
@@ -432,166 +635,28 @@ def run(config: RunConfig, *, source=None, engine=None, sink=None, on_status=Non
         remove_stale_temps(config.report)
     flag = _StopFlag(stop)
     flag.install()
-    timer = WindowedStageTimer(STAGES + (("noise", "metrics") if noise else ()))
-    scores = {"noisy_ssim": 0.0, "noisy_psnr": 0.0, "denoised_ssim": 0.0, "denoised_psnr": 0.0}
-    scored = 0
-    own_source = source is None
-    own_sink = sink is None
-    frames, elapsed, first = 0, 0.0, None
-    telemetry = None
-    quality_now = None
-    monitor = NoiseMonitor()  # the input's noise every few frames, against the model's trained range
+    loop = _Loop(config, report, flag, noise, t_start, notice, on_status)
     error: BaseException | None = None
     try:
-        if engine is None:
-            from edge_runtime.sources import parse_uri
-
-            live = parse_uri(config.source).live
-            engine = load_engine(resolve_model(config.model, config.precision, config.model_size, live, notice),
-                                 threads=config.threads, delegate=config.delegate, backend=config.backend,
-                                 fp16_arith=config.fp16_arith)
-        report.model = engine.describe()
-        monitor.trained = trained_range(getattr(engine, "metadata", None))
-        if getattr(engine, "backend_note", ""):
-            notice(engine.backend_note)
-        cores = os.cpu_count() or 0
-        if cores and config.threads > cores:
-            notice(f"--threads {config.threads} on {cores} CPU cores: more threads than cores usually slows the model")
-        if source is None:
-            source = _open_source_for(config, engine)
-        report.source = source.uri
-        if hasattr(source, "should_stop"):
-            source.should_stop = lambda: bool(flag)
-        tile = (not source.live) if config.tile is None else config.tile
-        denoise = FrameDenoiser(engine, tile=tile, overlap=config.overlap, should_stop=lambda: bool(flag))
-        if sink is None:
-            from edge_runtime.sinks import open_sink
-
-            sink = open_sink(config.save, display=config.display, fps=source.fps, keep=config.keep,
-                             max_bytes=int(config.max_save_mb * 2**20) if config.max_save_mb else None,
-                             min_free_bytes=int(config.min_free_mb * 2**20), on_notice=notice)
-        report.output = sink.target
-        if config.metrics_port is not None or config.log_json:
-            from edge_runtime.telemetry import Telemetry
-
-            telemetry = Telemetry(config.metrics_port, config.metrics_host, config.log_json, config.log_interval_s,
-                                  labels={"model": engine.name, "runtime": engine.runtime.name,
-                                          "runtime_version": engine.runtime.version, "source": source.uri},
-                                  on_notice=notice)
-            report.metrics_url = telemetry.url
-            if telemetry.url:
-                notice(f"metrics: {telemetry.url}")
-        rng = None  # numpy.random pulls in hashlib and OpenSSL (memory in every device process): only for noise
-        if noise is not None:  # pay scikit-image's import before the loop, not in the first frame's metrics
-            rng = np.random.default_rng(config.noise_seed)
-            ssim(np.zeros((8, 8, 3), np.float32), np.zeros((8, 8, 3), np.float32))
-        t_loop = time.perf_counter()
-        next_status = t_loop + STATUS_EVERY_S
-        clock = time.perf_counter
-        while True:
-            if flag:
+        loop.set_up(source, engine, sink)
+        while not loop.should_stop():
+            noisy = loop.capture()
+            if noisy is None:
                 break
-            if config.frames is not None and frames >= config.frames:
-                flag.reason = f"--frames {config.frames} reached"
+            denoised = loop.denoise(noisy)
+            if denoised is None:
                 break
-            if config.duration is not None and clock() - t_loop >= config.duration:
-                flag.reason = f"--duration {config.duration:g} s reached"
-                break
-            t0 = clock()
-            clean = source.read()
-            t1 = clock()
-            if clean is None:
-                if not flag:
-                    flag.reason = source.stop_reason or "end of input"
-                    report.source_lost = bool(source.live)
-                break
-            timer.record("capture", t1 - t0)
-            if noise is not None:
-                clean01 = to_image01(clean)  # converted once: the noise and the metrics both use it
-                noisy = to_frame_rgb(noise.apply(clean01, rng))
-                timer.record("noise", clock() - t1)
-            else:
-                noisy = clean
-            if (line := monitor.observe(frames, noisy)) is not None:
-                notice(line)
-            denoised = denoise(noisy)
-            if denoised is None:  # a signal arrived between two tiles: this frame is dropped unfinished
-                break
-            pre, inv, post = denoise.times
-            timer.record("preprocess", pre)
-            timer.record("invoke", inv)
-            timer.record("postprocess", post)
-            if noise is not None:
-                t2 = clock()
-                n01, d01 = to_image01(noisy), to_image01(denoised)
-                quality_now = {"noisy_ssim": ssim(clean01, n01), "noisy_psnr": psnr(clean01, n01),
-                               "denoised_ssim": ssim(clean01, d01), "denoised_psnr": psnr(clean01, d01)}
-                for k, v in quality_now.items():
-                    scores[k] += v
-                scored += 1
-                timer.record("metrics", clock() - t2)
-            t3 = clock()
-            status = (_status_line(frames + 1, t3 - t_loop, timer, source, quality_now, monitor.snapshot())
-                      if config.display else None)
-            sink.write(denoised, noisy, status)
-            timer.record("output", clock() - t3)
-            frames += 1
-            if first is None:
-                first = clock() - t_start
-            if sink.wants_stop:
-                flag.reason = "closed from the window"
-            if clock() >= next_status:
-                next_status = clock() + STATUS_EVERY_S
-                if telemetry is not None:
-                    telemetry.update(_snapshot(frames, source, sink, quality_now, monitor.snapshot()), timer)
-                if on_status is not None:
-                    on_status(_status_line(frames, clock() - t_loop, timer, source, quality_now, monitor.snapshot()))
-        elapsed = clock() - t_loop
+            loop.measure(noisy, denoised)
+            loop.output(noisy, denoised)
+            loop.publish()
+        loop.elapsed = loop.clock() - loop.t_loop
     except BaseException as exc:  # still write the report, then let the error through
         error = exc
         flag.reason = flag.reason or (str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
         if isinstance(exc, KeyboardInterrupt):
             flag.reason = "interrupted (SIGINT)"
     finally:
-        flag.restore()
-        report.saving = sink.stats() if sink is not None else {}
-        if telemetry is not None:
-            failed = error is not None and not isinstance(error, KeyboardInterrupt)
-            telemetry.close(_snapshot(frames, source, sink, quality_now, monitor.snapshot()), timer, flag.reason,
-                            error=failed)
-        if sink is not None and own_sink:
-            try:
-                (sink.abort if error is not None and not isinstance(error, KeyboardInterrupt) else sink.close)()
-            except EdgeDenoiseError as exc:  # a video that did not read back whole was removed: say so, exit non-zero
-                report.output = None
-                if error is None:
-                    error = exc
-                    report.notices.append(str(exc))  # the caller prints it as the error
-                else:
-                    notice(str(exc))
-        if source is not None:
-            report.frames_read, report.dropped, report.corrupt = source.frames_read, source.dropped, source.corrupt
-            report.skipped = list(source.skipped[:50])
-            if own_source:
-                source.close()
-        report.frames = frames
-        report.duration_s = elapsed
-        report.fps = frames / elapsed if elapsed > 0 else 0.0
-        report.stages_ms = timer.summary()
-        inv = report.stages_ms.get("invoke", {}).get("mean_ms", 0.0)
-        report.invoke_fps = 1000.0 / inv if inv else 0.0  # frames per second if invoke were all there was
-        report.time_to_first_frame_s = first
-        if noise is not None and scored:
-            report.quality = {"noise": config.add_noise, **{f"{k}_mean": float(v / scored) for k, v in scores.items()}}
-        report.noise_level = monitor.summary()
-        report.stop_reason = flag.reason or "finished"
-        report.device = device_info(engine) if engine is not None else device_info()
-        if config.report:
-            try:
-                write_json_atomic(config.report, report.as_dict())
-            except OSError as exc:  # e.g. a full disk: say so in one line, unless a first error is on its way
-                if error is None or isinstance(error, KeyboardInterrupt):
-                    error = EdgeDenoiseError(f"{config.report}: cannot write the report ({exc.strerror or exc})")
+        error = loop.tear_down(error)
     if error is not None and not isinstance(error, KeyboardInterrupt):
         raise error
     return report
