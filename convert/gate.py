@@ -1,8 +1,10 @@
 """The quality gate: a converted file must denoise almost as well as the Keras model it came from.
 
-Each file is run by edge_runtime's own engine (the code the device runs) on the run's test split
-at the file's own HxW, with the training noise and a fixed seed, beside the Keras model on the
-very same noisy images. SSIM more than ``max_drop`` below Keras, or a file the interpreter
+Each file is run by edge_runtime's own engine on the run's test split at the file's own HxW,
+with the training noise and a fixed seed, beside the Keras model on the very same noisy images.
+The noisy images are uint8 RGB frames, as a camera gives, and the file runs them through the
+engine's frame path (``denoise_frame``: the quantization and rounding every device uses), so the
+gate scores what devices run. SSIM more than ``max_drop`` below Keras, or a file the interpreter
 cannot load, fails the gate.
 """
 
@@ -19,7 +21,7 @@ from edge_runtime.metrics import score
 
 @dataclass(frozen=True)
 class GateImages:
-    """Fixed (noisy, clean) float32 pairs at one size and the Keras SSIM on them."""
+    """Fixed (noisy, clean) float32 pairs at one size and the Keras SSIM on them; noisy01 holds uint8 frames / 255."""
 
     noisy01: np.ndarray
     clean01: np.ndarray
@@ -62,12 +64,16 @@ def check_gate_count(found: int, folder: str | Path, split: str) -> None:
 
 
 def keras_reference(model, clean_u8: np.ndarray, spec, split: str = "test", seed: int = 2) -> GateImages:
-    """Noisy copies of ``clean_u8`` and the Keras model's SSIM on them (computed once per size)."""
+    """Noisy copies of ``clean_u8`` and the Keras model's SSIM on them (computed once per size).
+
+    The noisy copies are rounded to uint8 frames first, so Keras and the file see the same pixels a camera gives.
+    """
+    from edge_runtime.images import to_frame_rgb, to_image01
     from train.data import noisy_pairs
     from train.evaluate import run_denoiser
 
     noisy, clean = noisy_pairs(clean_u8, spec, seed)
-
+    noisy = to_image01(to_frame_rgb(noisy))
     denoised = run_denoiser(lambda batch01: np.asarray(model(batch01, training=False)), noisy)
     return GateImages(noisy, clean, score(clean, denoised).ssim_mean, split)
 
@@ -80,7 +86,7 @@ def run_gate(tflite_path: str | Path, ref: GateImages, max_drop: float = 0.01, t
     engine = load_engine(tflite_path, threads=threads)  # raises EdgeDenoiseError when it cannot load
     if engine.input_hw != tuple(ref.noisy01.shape[1:3]):
         raise EdgeDenoiseError(f"{tflite_path}: input {engine.input_hw} differs from the gate images {ref.noisy01.shape[1:3]}")
-    out = run_denoiser(engine, ref.noisy01)
+    out = run_denoiser(engine, ref.noisy01)  # engine.denoise01: uint8 frame in, denoise_frame, uint8 out
     tflite_ssim = score(ref.clean01, out).ssim_mean
     drop = float(ref.keras_ssim - tflite_ssim)
     result = GateResult(

@@ -1,4 +1,4 @@
-"""The LiteRT interpreter behind one small object: load a .tflite file, denoise image01 arrays.
+"""The LiteRT interpreter behind one small object: load a .tflite file, denoise uint8 RGB frames.
 
 ai-edge-litert is the maintained runtime; tflite-runtime (last release 2.14) is the fallback
 many Raspberry Pi images still carry. Whichever loaded is reported in ``runtime_name``.
@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_runtime.errors import EdgeDenoiseError
+from edge_runtime.images import to_frame_rgb, to_image01
 
 
 @dataclass(frozen=True)
@@ -621,34 +622,21 @@ class TFLiteEngine:
             "metadata": self.metadata,
         }
 
-    def set_input01(self, image01: np.ndarray) -> None:
-        """Put one HxWx3 float image in [0, 1] into the input tensor (quantizing if needed)."""
-        if self.input_dtype == np.float32:
-            x = image01.astype(np.float32, copy=False)
-        else:
-            info = np.iinfo(self.input_dtype)
-            x = np.clip(np.rint(image01 / self.in_scale + self.in_zero), info.min, info.max).astype(self.input_dtype)
-        self._io.input()[...] = x
-
-    def get_output01(self) -> np.ndarray:
-        """The output tensor as HxWx3 float32 in [0, 1]."""
-        y = self._io.output()
-        if self.output_dtype != np.float32:
-            y = (y.astype(np.float32) - self.out_zero) * self.out_scale
-        return np.clip(y, 0.0, 1.0)
-
     def invoke(self) -> None:
         self._io.run()
 
+    # --- floats in [0, 1] (the quality gate, eval, bench): through the frame path, as devices run it ---
     def denoise01(self, image01: np.ndarray) -> np.ndarray:
-        """Denoise one HxWx3 image of exactly the model's input size."""
+        """Denoise one HxWx3 float image in [0, 1] of exactly the model's input size, the way a device does.
+
+        The image is rounded to a uint8 RGB frame, denoised by ``denoise_frame`` and read back as
+        float: the one conversion path, so the gate and eval score what cameras get.
+        """
         if image01.shape[:2] != self.input_hw:
             raise EdgeDenoiseError(
                 f"{self.path}: model takes {self.input_hw[0]}x{self.input_hw[1]} images, got {image01.shape[0]}x{image01.shape[1]}"
             )
-        self.set_input01(image01)
-        self.invoke()
-        return self.get_output01()
+        return to_image01(self.denoise_frame(to_frame_rgb(image01)))
 
     def __call__(self, batch01: np.ndarray) -> np.ndarray:
         """Denoise an NxHxWx3 batch image by image (same call as train.evaluate's Keras wrapper)."""

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.errors import EdgeDenoiseError
+from tflite_fixtures import tflite_dir, uint8_model  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "edge_runtime" / "samples"
@@ -179,6 +180,26 @@ def test_gate_failure_leaves_no_file_and_says_why(run_model, tmp_path, monkeypat
     assert entry["status"] == "failed" and entry["gate"]["drop"] > 0.01
 
 
+def test_the_gate_scores_uint8_frames_through_the_devices_frame_path(uint8_model):
+    """Keras and the file see the same uint8 frames a camera gives; the file runs them through denoise_frame."""
+    import keras
+
+    from convert.gate import keras_reference, run_gate
+    from edge_runtime.engine import load_engine
+    from edge_runtime.images import to_frame_rgb, to_image01
+    from edge_runtime.metrics import score
+    from edge_runtime.noise import parse_noise
+
+    clean_u8 = np.random.default_rng(0).integers(0, 256, (3, 64, 64, 3)).astype(np.uint8)
+    identity = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Identity()])
+    ref = keras_reference(identity, clean_u8, parse_noise("gaussian:0.1"))
+    assert np.array_equal(ref.noisy01, to_image01(to_frame_rgb(ref.noisy01)))  # on the uint8 grid: camera frames
+    result, _ = run_gate(uint8_model, ref)
+    engine = load_engine(uint8_model)
+    on_device = np.stack([to_image01(engine.denoise_frame(to_frame_rgb(x))) for x in ref.noisy01])
+    assert result.tflite_ssim == round(float(score(ref.clean01, on_device).ssim_mean), 6)
+
+
 def test_a_file_the_interpreter_cannot_load_fails_the_same_way(run_model, tmp_path, monkeypatch):
     import convert.tflite as tflite
     from convert import ConvertFailed, convert_run
@@ -291,7 +312,7 @@ def bad_inputs(run_model: Path, tmp: Path) -> dict[str, tuple[list[str], str]]:
         "truncated": ([str(truncated), *out], "not a .keras file"),
         "not keras": ([str(damaged), *out], "cannot load model"),
         "lambda": ([str(lambda_model(tmp / "lambda.keras")), *out], "Lambda layer"),
-        "empty calib": ([model, "--quant", "int8", "--size", "32", "--calib", str(empty_calib), "--gate-count", "2", *out],
+        "empty calib": ([model, "--quant", "int8", "--size", "32", "--calib", str(empty_calib), "--gate-count", "3", *out],
                         "no readable images for calibration"),
         "missing calib": ([model, "--quant", "int8", "--calib", str(tmp / "nowhere"), *out], "calibration folder not found"),
         "precision": ([model, "--quant", "fp32,int4", *out], "unknown precision 'int4'"),
@@ -330,7 +351,7 @@ def test_cli_prints_one_red_line_and_exits_2(run_model, tmp_path):
 
 def test_cli_convert_and_models_list_the_file(run_model, tmp_path):
     out = tmp_path / "out"
-    proc = cli("convert", str(run_model), "--quant", "fp32", "--size", "32", "--gate-count", "2", "--out", str(out))
+    proc = cli("convert", str(run_model), "--quant", "fp32", "--size", "32", "--gate-count", "3", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "input [1, 32, 32, 3] -> output [1, 32, 32, 3]" in proc.stderr
     assert (out / "unet_run0_fp32_32x32.tflite").exists() and (out / "unet_run0_fp32_32x32.json").exists()
