@@ -50,7 +50,7 @@ def convert_run_onnx(config, model, info, out_dir: Path, gate_dir, gate_rel, gat
     """One gated float32 .onnx per size, with a JSON sidecar and convert_report.json."""
     from convert.calibration import load_clean
     from convert.fixed_shape import fixed_shape_model
-    from convert.gate import keras_reference
+    from convert.gate import check_gate_count, keras_reference
     from convert.report import ConvertReport, finish_report
     from edge_runtime.metrics import score
     from train.evaluate import run_denoiser
@@ -61,7 +61,10 @@ def convert_run_onnx(config, model, info, out_dir: Path, gate_dir, gate_rel, gat
     for size in config.sizes:
         clone = fixed_shape_model(model, size)
         log(f"{size[0]}x{size[1]}: input {list(clone.input_shape)} -> output {list(clone.output_shape)}")
-        ref = keras_reference(model, load_clean(gate_dir, gate_rel, size, config.gate_count), spec, split=gate_split)
+        clean = load_clean(gate_dir, gate_rel, size, config.gate_count)
+        check_gate_count(len(clean), gate_dir, gate_split)  # the same minimum as the .tflite gate
+        log(f"{size[0]}x{size[1]}: quality gate on {len(clean)} {gate_split} images from {gate_dir}")
+        ref = keras_reference(model, clean, spec, split=gate_split)
         path = out_dir / f"{info.name}_fp32_{size[0]}x{size[1]}.onnx"
         entry = {"file": str(path), "precision": "fp32", "io": "float", "size": list(size), "status": "ok"}
         t0 = time.perf_counter()

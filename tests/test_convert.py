@@ -371,6 +371,14 @@ def test_onnx_export_matches_keras(run_model, tmp_path):
     assert meta["gate"]["max_abs_diff"] < 1e-4 and meta["gate"]["drop"] <= 0.01
 
 
+def test_the_onnx_gate_needs_as_many_images_as_the_tflite_gate(run_model, tmp_path):
+    from convert import convert_run
+
+    with pytest.raises(EdgeDenoiseError, match="the quality gate found 2 readable image.*needs at least 3"):
+        convert_run(config_for(run_model, tmp_path, format="onnx", gate_count=2), log=lambda s: None)
+    assert not list(tmp_path.glob("*.onnx"))
+
+
 def test_fixed_size_files_carry_no_dynamic_shape_ops_that_split_the_xnnpack_graph(converted):
     from convert.tflite import op_names
 

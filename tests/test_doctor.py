@@ -337,3 +337,16 @@ def test_doctor_json_lists_every_check_within_10_seconds_without_tensorflow(tmp_
     assert r.returncode == (1 if data["summary"]["fail"] else 0)
     smoke = next(c for c in data["checks"] if c["name"] == "smoke run")
     assert smoke["status"] == OK and smoke["data"]["fps"] > 0
+
+
+def test_doctor_threads_follow_the_engines_rule_in_one_line():
+    from typer.testing import CliRunner
+
+    from edge_denoise.cli import app
+    from edge_runtime.engine import MAX_THREADS
+    from edge_runtime.errors import EdgeDenoiseError
+
+    for bad in ("0", str(MAX_THREADS + 1)):
+        result = CliRunner().invoke(app, ["doctor", "--threads", bad])
+        assert isinstance(result.exception, EdgeDenoiseError), result.output
+        assert str(result.exception).startswith(f"--threads {bad}: use a whole number from 1 to {MAX_THREADS}")

@@ -26,12 +26,13 @@ def doctor(
     """
     from edge_runtime.device_info import device_info
     from edge_runtime.doctor import run_checks, summarize
+    from edge_runtime.engine import check_threads
     from edge_runtime.errors import EdgeDenoiseError
 
-    if smoke_seconds <= 0:
+    if not smoke_seconds > 0:
         raise EdgeDenoiseError(f"--smoke-seconds must be positive, got {smoke_seconds}")
-    if threads is not None and threads <= 0:
-        raise EdgeDenoiseError(f"--threads must be positive, got {threads}")
+    if threads is not None:
+        check_threads(threads)  # the engine's own rule: 1 to MAX_THREADS, in the same words as run's
     checks = run_checks(model=model, out_dir=out, smoke_s=smoke_seconds, threads=threads)
     summary = summarize(checks)
     if as_json:
