@@ -10,7 +10,7 @@
 #
 # Needs root (debootstrap, chroot, binfmt_misc) and the x86 venv of this checkout (python3 dev.py test, or demo).
 # Environment: EDGE_DENOISE_ARM64_CACHE (default /var/cache/edge-denoise), EDGE_DENOISE_HOST_VENV (default
-# .venv here), EDGE_DENOISE_ARM64_FRAMES (demo frames per file, default 2).
+# .venv here), EDGE_DENOISE_ARM64_FRAMES (demo frames per file, default 1).
 set -euo pipefail
 
 SKIP_STATUS=77
@@ -18,7 +18,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CACHE=${EDGE_DENOISE_ARM64_CACHE:-/var/cache/edge-denoise}
 ROOT=$CACHE/arm64-root
 HOST_VENV=${EDGE_DENOISE_HOST_VENV:-$REPO/.venv}
-FRAMES=${EDGE_DENOISE_ARM64_FRAMES:-2}
+FRAMES=${EDGE_DENOISE_ARM64_FRAMES:-1}
 CPU=cortex-a76            # Pi 5 (ARMv8.2-A: dot product, fp16 arithmetic)
 CPU_NO_FP16=cortex-a72    # Pi 4 (ARMv8.0-A: no fp16 arithmetic), for --fp16-arith's refusal
 TFLITE_RUNTIME=tflite-runtime==2.14.0
@@ -49,6 +49,8 @@ fetch() {
 [ "$(uname -m)" = x86_64 ] || fail "runs on an x86_64 host (it compares arm64 with x86), not $(uname -m)"
 [ -x "$HOST_VENV/bin/edge-denoise" ] || fail "no x86 venv at $HOST_VENV: run 'python3 dev.py test' (or demo) first"
 mkdir -p "$CACHE"
+exec 9>"$CACHE/lock"  # one run at a time per cache: they share the root, its mounts and its venvs
+flock -w 1800 9 || fail "another ci/arm64.sh has held $CACHE/lock for 30 minutes"
 
 host_tools() {
     local missing=()
@@ -157,7 +159,8 @@ make_venv() {
     say "creating $dir in the root: pip install $* (minutes under emulation; cached until pyproject.toml changes)"
     remove_tree "$ROOT$dir"
     arm /usr/bin/python3 -m venv "$dir"
-    fetch "pip install $* (arm64)" arm "$dir/bin/pip" install --quiet "$@"
+    # --no-compile: byte-compiling every installed module under emulation costs minutes; imports compile what they use.
+    fetch "pip install $* (arm64)" arm "$dir/bin/pip" install --quiet --no-compile "$@"
     echo "$key" >"$ROOT$dir/.edge-denoise-deps"
 }
 
@@ -180,7 +183,7 @@ install_checkout() {
     make_venv "$IN/venv-tflite" "$key $TFLITE_RUNTIME" "$TFLITE_RUNTIME" "numpy<2" "opencv-python-headless<4.12" "${deps[@]}"
     local venv
     for venv in venv venv-tflite; do
-        arm "$IN/$venv/bin/pip" install --quiet --no-deps --force-reinstall "$IN/dist/$WHEEL"
+        arm "$IN/$venv/bin/pip" install --quiet --no-compile --no-deps --force-reinstall "$IN/dist/$WHEEL"
     done
     arm "$IN/venv/bin/python" -c 'import importlib.util as u, sys; sys.exit(u.find_spec("tensorflow") is not None)' ||
         fail "TensorFlow was installed into the device venv: the edge extra must not pull it in"
@@ -199,71 +202,101 @@ cleanup() {
     [ -z "${WORK:-}" ] || rm -rf "$WORK"
 }
 
+# check_file TIER PRECISION REL: the commands for one shipped file, on arm64 and x86, and their checks.
+check_file() {
+    local tier=$1 prec=$2 rel=$3 name
+    name=$(basename "$rel" .tflite)
+    local model=$REPO/$rel in_model=$IN/src/$rel a=$IN/out/$name h=$OUT/$name x=$WORK/x86/$name
+    mkdir -p "$h" "$x"
+    if [ "$tier" = denoise ]; then
+        say "$name: denoise 1 sample (arm64 ai-edge-litert, x86)"
+        on_arm venv denoise "$IN/out/samples/${PNGS[0]}" --out "$a/denoised" --model "$in_model" || true
+        on_x86 denoise "$WORK/samples/${PNGS[0]}" --out "$x/denoised" --model "$model" || true
+        check images "$h/denoised" "$x/denoised" --model "$model"
+        return 0
+    fi
+    say "$name: doctor, run --demo --frames $FRAMES, denoise ${#PNGS[@]} samples (arm64 ai-edge-litert, x86)"
+    arm "$IN/venv/bin/edge-denoise" doctor --json --model "$in_model" --smoke-seconds 0.2 --out "$IN/out" \
+        >"$h/doctor.json" 2>>"$LOG" || true
+    on_arm venv run --demo --frames "$FRAMES" --model "$in_model" --report "$a/run.json" || true
+    on_arm venv denoise "${PNGS[@]/#/$IN/out/samples/}" --out "$a/denoised" --model "$in_model" || true
+    on_x86 run --demo --frames "$FRAMES" --model "$model" --report "$x/run.json" || true
+    on_x86 denoise "${PNGS[@]/#/$WORK/samples/}" --out "$x/denoised" --model "$model" || true
+    check doctor "$h/doctor.json" --runtime ai-edge-litert --model "$model"
+    check report "$h/run.json" "$x/run.json" --frames "$FRAMES" --model "$model"
+    check images "$h/denoised" "$x/denoised" --model "$model"
+
+    say "$name: doctor, run --backend interpreter --demo on $TFLITE_RUNTIME (arm64)"
+    arm "$IN/venv-tflite/bin/edge-denoise" doctor --json --model "$in_model" --smoke-seconds 0.2 --out "$IN/out" \
+        >"$h/doctor-tflite.json" 2>>"$LOG" || true
+    on_arm venv-tflite run --backend interpreter --demo --frames "$FRAMES" --model "$in_model" --report "$a/run-tflite.json" || true
+    check doctor "$h/doctor-tflite.json" --runtime tflite-runtime --model "$model"
+    check report "$h/run-tflite.json" "$x/run.json" --frames "$FRAMES" --model "$model" --runtime tflite-runtime
+
+    [ "$prec" = fp16 ] || return 0
+    say "$name: denoise --fp16-arith against fp32 arithmetic on $CPU; refused on $CPU_NO_FP16"
+    on_arm venv denoise "$IN/out/samples/${PNGS[0]}" --out "$a/denoised-fp16-arith" --model "$in_model" --fp16-arith || true
+    check images "$h/denoised" "$h/denoised-fp16-arith" --model "$model" --fp16-arith
+    ARM_CPU=$CPU_NO_FP16
+    if arm "$IN/venv/bin/edge-denoise" denoise "$IN/out/samples/${PNGS[0]}" --out "$a/refused" --model "$in_model" \
+        --fp16-arith >"$WORK/refused.log" 2>&1; then
+        echo "arm64: FAILED $name: --fp16-arith ran on $CPU_NO_FP16, which has no fp16 arithmetic" >&2
+        FAILED=1
+    elif grep -q "no ARMv8.2-A fp16 arithmetic" "$WORK/refused.log"; then
+        say "$name: on $CPU_NO_FP16: $(tr -s '\n ' ' ' <"$WORK/refused.log" | grep -o 'error: .*' | cut -c1-150)"
+    else
+        echo "arm64: FAILED $name: --fp16-arith on $CPU_NO_FP16 failed without the line that says why:" \
+            "$(tail -n1 "$WORK/refused.log")" >&2
+        FAILED=1
+    fi
+    ARM_CPU=$CPU
+}
+
+# check ARGS...: one check of ci/arm64_compare.py; a failure is remembered and the run goes on to the next.
+check() { "${COMPARE[@]}" "$@" || FAILED=1; }
+
 main() {
     host_tools
     register_qemu
     trap cleanup EXIT
     if root_ok; then say "reusing the arm64 root in $ROOT"; else unmount_root; build_root; fi
     prepare_root
-    root_ok || fail "the arm64 root in $ROOT does not run python3 under qemu-aarch64 (binfmt entry: /proc/sys/fs/binfmt_misc/qemu-aarch64)"
+    root_ok || fail "the arm64 root in $ROOT does not run python3 under qemu-aarch64 (see /proc/sys/fs/binfmt_misc/qemu-aarch64)"
     local t_install=$SECONDS
     install_checkout
     say "device extra installed from the checkout ($WHEEL) in $((SECONDS - t_install)) s"
 
     WORK=$(mktemp -d /tmp/edge-denoise-arm64.XXXXXX)
     LOG=$WORK/commands.log
-    local out=$ROOT$IN/out
-    remove_tree "$out"
-    mkdir -p "$out" "$WORK/x86"
-    # The samples as PNG, read once here: both sides see the same pixels and write lossless outputs.
-    "${COMPARE[@]}" to-png "$WORK/samples" "${SAMPLES[@]/#/$REPO/}"
-    cp -r "$WORK/samples" "$out/samples"
+    OUT=$ROOT$IN/out
+    FAILED=0
+    remove_tree "$OUT"
+    mkdir -p "$OUT" "$WORK/x86"
+    # The samples as PNG crops of a 128x128 model's size, made once here: both sides see the same pixels,
+    # each is one model run (emulated float is slow), and the outputs are lossless.
+    "${COMPARE[@]}" to-png "$WORK/samples" --crop 128 "${SAMPLES[@]/#/$REPO/}"
+    cp -r "$WORK/samples" "$OUT/samples"
+    mapfile -t PNGS < <(cd "$WORK/samples" && ls)
 
-    local rel name prec failed=0
-    mapfile -t models < <("${COMPARE[@]}" models)
-    say "default model's shipped files: ${models[*]##*/}"
-    for rel in "${models[@]}"; do
-        name=$(basename "$rel" .tflite)
-        local a="$IN/out/$name" x="$WORK/x86/$name"
-        mkdir -p "$out/$name" "$x"
-        say "$name: doctor, run --demo --frames $FRAMES, denoise ${#SAMPLES[@]} samples (arm64 ai-edge-litert, x86)"
-        on_arm venv doctor --json --model "$IN/src/$rel" --smoke-seconds 1 --out "$IN/out" >"$out/$name/doctor.json" 2>>"$LOG" || true
-        on_arm venv run --demo --frames "$FRAMES" --model "$IN/src/$rel" --report "$a/run.json" || true
-        on_arm venv denoise "$IN/out/samples" --out "$a/denoised" --model "$IN/src/$rel" || true
-        on_x86 run --demo --frames "$FRAMES" --model "$REPO/$rel" --report "$x/run.json" || true
-        on_x86 denoise "$WORK/samples" --out "$x/denoised" --model "$REPO/$rel" || true
-        "${COMPARE[@]}" doctor "$out/$name/doctor.json" --runtime ai-edge-litert --model "$REPO/$rel" || failed=1
-        "${COMPARE[@]}" report "$out/$name/run.json" "$x/run.json" --frames "$FRAMES" --model "$REPO/$rel" || failed=1
-        "${COMPARE[@]}" images "$out/$name/denoised" "$x/denoised" --model "$REPO/$rel" || failed=1
-
-        say "$name: doctor, run --backend interpreter --demo on $TFLITE_RUNTIME (arm64)"
-        on_arm venv-tflite doctor --json --model "$IN/src/$rel" --smoke-seconds 1 --out "$IN/out" >"$out/$name/doctor-tflite.json" 2>>"$LOG" || true
-        on_arm venv-tflite run --backend interpreter --demo --frames "$FRAMES" --model "$IN/src/$rel" --report "$a/run-tflite.json" || true
-        "${COMPARE[@]}" doctor "$out/$name/doctor-tflite.json" --runtime tflite-runtime --model "$REPO/$rel" || failed=1
-        "${COMPARE[@]}" report "$out/$name/run-tflite.json" "$x/run.json" --frames "$FRAMES" --model "$REPO/$rel" \
-            --runtime tflite-runtime || failed=1
-
-        prec=$("${COMPARE[@]}" precision "$REPO/$rel")
-        if [ "$prec" = fp16 ]; then
-            say "$name: --fp16-arith against fp32 arithmetic on $CPU, and refused on $CPU_NO_FP16"
-            on_arm venv denoise "$IN/out/samples" --out "$a/denoised-fp16-arith" --model "$IN/src/$rel" --fp16-arith || true
-            "${COMPARE[@]}" images "$out/$name/denoised-fp16-arith" "$out/$name/denoised" --model "$REPO/$rel" --fp16-arith || failed=1
-            ARM_CPU=$CPU_NO_FP16
-            if on_arm venv run --demo --frames 1 --model "$IN/src/$rel" --fp16-arith; then
-                echo "arm64: FAILED $name: --fp16-arith ran on $CPU_NO_FP16, which has no fp16 arithmetic" >&2
-                failed=1
-            else
-                tail -n1 "$LOG" | grep -q "fp16" || { echo "arm64: FAILED $name: --fp16-arith on $CPU_NO_FP16 failed without saying why (log: last line)" >&2; failed=1; }
-                say "$name: on $CPU_NO_FP16: $(tail -n1 "$LOG")"
-            fi
-            ARM_CPU=$CPU
-        fi
+    # plan: "TIER PRECISION PATH" for every shipped file of the default model (ci/arm64_compare.py says why).
+    local plan tier prec rel in_root=()
+    mapfile -t plan < <("${COMPARE[@]}" plan)
+    for tier in "${plan[@]}"; do in_root+=("$IN/src/${tier##* }"); done
+    say "default model's shipped files: ${plan[*]##*/}"
+    say "every file loads on ai-edge-litert and $TFLITE_RUNTIME (no model run)"
+    arm "$IN/venv/bin/python" "$IN/src/ci/arm64_compare.py" load "${in_root[@]}" >"$OUT/load.json" 2>>"$LOG" || true
+    arm "$IN/venv-tflite/bin/python" "$IN/src/ci/arm64_compare.py" load "${in_root[@]}" >"$OUT/load-tflite.json" 2>>"$LOG" || true
+    check loads "$OUT/load.json" --runtime ai-edge-litert --models "$REPO/edge_runtime/models"
+    check loads "$OUT/load-tflite.json" --runtime tflite-runtime --models "$REPO/edge_runtime/models"
+    for tier in "${plan[@]}"; do
+        read -r tier prec rel <<<"$tier"
+        [ "$tier" = load ] || check_file "$tier" "$prec" "$rel"
     done
-    if [ "$failed" -ne 0 ]; then
+    if [ "$FAILED" -ne 0 ]; then
         cp "$LOG" "$CACHE/last-commands.log"
-        fail "arm64 output differs from x86 or a check failed (lines above; commands' output in $CACHE/last-commands.log)"
+        fail "a check failed, lines above (the commands' own output: $CACHE/last-commands.log)"
     fi
-    say "passed: bookworm arm64 ($CPU) matches x86 within tolerance for ${#models[@]} files, and $TFLITE_RUNTIME runs them"
+    say "passed: bookworm arm64 on $CPU matches x86 within tolerance for the default model's ${#plan[@]} shipped files"
 }
 
 main "$@"; exit

@@ -64,14 +64,22 @@ def test_an_output_beyond_tolerance_fails_with_one_line_naming_the_file(tmp_path
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1
     assert lines[0].startswith("arm64: FAILED fastnet_int8_128x128 kirmizi 104.png")
-    assert "max 12 step(s)" in lines[0] and "> tolerance (3, int8)" in lines[0]
+    assert "max 12 step(s)" in lines[0] and "beyond tolerance (3, mean 0.5, int8)" in lines[0]
 
 
 def test_an_fp16_file_is_held_closer_than_an_int8_file(tmp_path):
     arm, x86 = write_pair(tmp_path, 2)
     proc = compare("images", arm, x86, "--model", FP16)
     assert proc.returncode == 1
-    assert "> tolerance (1, fp16)" in proc.stderr
+    assert "beyond tolerance (1, mean 0.5, fp16)" in proc.stderr
+
+
+def test_a_shift_of_the_whole_image_fails_even_within_the_maximum(tmp_path):
+    arm, x86 = write_pair(tmp_path, 0)
+    img = np.asarray(Image.open(arm / "kirmizi 104.png")).astype(np.int16)
+    Image.fromarray((img + 1).astype(np.uint8)).save(arm / "kirmizi 104.png")
+    proc = compare("images", arm, x86, "--model", INT8)
+    assert proc.returncode == 1 and "max 1 step(s), mean 1.000 beyond tolerance" in proc.stderr
 
 
 def test_a_missing_output_names_the_command_that_failed(tmp_path):
@@ -140,7 +148,7 @@ def test_the_shipped_default_model_passes_the_doctor_check_here(tmp_path):
     report = doctor_json(INT8, tmp_path / "doctor.json")
     proc = compare("doctor", report, "--runtime", "ai-edge-litert", "--model", INT8, "--arch", "x86_64")
     assert proc.returncode == 0, proc.stderr
-    assert "XNNPACK delegates" in proc.stdout
+    assert "XNNPACK 4 partition(s) (ok: on" in proc.stdout
 
 
 def test_the_script_runs_every_shipped_file_of_the_default_model():
@@ -222,3 +230,24 @@ def test_bench_device_report_names_a_run_with_fp16_arith(tmp_path):
                                             "metadata": {"name": "fastnet", "precision": "fp16"}},
                                   "device": {"board": "Raspberry Pi 5 Model B"}}))
     assert "fp16 arithmetic (--fp16-arith)" in device_rows(report)[0]["flags"]
+
+
+def test_every_file_is_loaded_on_both_runtimes_and_a_file_that_does_not_load_fails(tmp_path):
+    broken = too_new_op(INT8, tmp_path / "fastnet_int8_128x128.tflite")
+    loaded = compare("load", broken)
+    assert loaded.returncode == 0, loaded.stderr
+    result = tmp_path / "load.json"
+    result.write_text(loaded.stdout)
+    proc = compare("loads", result, "--runtime", "ai-edge-litert", "--models", tmp_path)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("arm64: FAILED fastnet_int8_128x128 does not load on ai-edge-litert")
+
+
+def test_the_plan_runs_every_command_on_small_files_and_only_loads_large_float_files():
+    """A 480x640 float frame costs about 100 CPU seconds under qemu; a 128x128 int8 frame under one."""
+    plan = [line.split() for line in compare("plan").stdout.splitlines()]
+    assert plan
+    for tier, precision, rel in plan:
+        h, w = json.loads((REPO / rel).with_suffix(".json").read_text())["input_size"]
+        small, integer = h * w <= 128 * 128, precision in ("int8", "dynamic")
+        assert tier == ("full" if small else "denoise" if integer else "load"), rel
