@@ -1,17 +1,18 @@
-"""Compiled (CompiledModel, transient indirection buffers) against Interpreter: latency, interleaved in one process.
+"""The engine's backends against each other: latency, interleaved in one process.
 
-    .venv/bin/python benchmarks/backends.py runs/unet/tflite/unet_fp32_480x640.tflite \\
-        edge_runtime/models/unet_int8_480x640_u8io.tflite --out benchmarks/results/backends.json
+    .venv/bin/python benchmarks/backends.py edge_runtime/models/autoencoder_int8_480x640_u8io.tflite \\
+        edge_runtime/models/fastnet_dynamic_480x640.tflite --runs 30 --out benchmarks/results/backends.json
 
-Loads every file with both engine backends, warms each up, then times ``--runs`` rounds in which every
-(file, backend) pair invokes once in turn, so a shared machine's drift hits all pairs alike. Prints
-median and minimum ms per pair and writes JSON. Memory per backend is in bench's and runtime_fps's rows.
+Loads every file three ways: LiteRT's CompiledModel (what ``run`` picks by default), the same with
+``--low-memory`` (XNNPACK's transient indirection buffers, rebuilt every run), and the classic Interpreter.
+Warms each up, then times ``--runs`` rounds in which every (file, backend) pair invokes once in turn, so
+a shared machine's drift hits all pairs alike. Prints median and minimum ms per pair and writes JSON.
+Memory per backend is in bench's and runtime_fps's rows.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -19,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+BACKENDS = {"compiled": {"backend": "compiled"}, "compiled --low-memory": {"backend": "compiled", "low_memory": True},
+            "interpreter": {"backend": "interpreter"}}
 
 
 def main(argv=None) -> int:
@@ -32,8 +34,8 @@ def main(argv=None) -> int:
     from edge_runtime.atomic import write_json_atomic
     from edge_runtime.engine import load_engine
 
-    engines = {(str(m), b): load_engine(m, threads=args.threads, backend=b) for m in args.models
-               for b in ("compiled", "interpreter")}
+    engines = {(str(m), name): load_engine(m, threads=args.threads, **options) for m in args.models
+               for name, options in BACKENDS.items()}
     rng = np.random.default_rng(0)
     for engine in engines.values():
         engine.set_input_frame(rng.integers(0, 256, (*engine.input_hw, 3)).astype(np.uint8))
@@ -47,8 +49,17 @@ def main(argv=None) -> int:
             times[key].append(time.perf_counter() - t)
     rows = [{"model": m, "backend": b, "median_ms": 1000 * float(np.median(v)), "min_ms": 1000 * min(v),
              "runs": len(v)} for (m, b), v in times.items()]
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{args.runs} interleaved rounds, {args.threads} threads")
+    for col in ("file", "backend", "median ms", "min ms"):
+        table.add_column(col, justify="right" if "ms" in col else "left")
     for r in rows:
-        print(f"{Path(r['model']).name:40s} {r['backend']:12s} median {r['median_ms']:7.1f} ms  min {r['min_ms']:7.1f} ms")
+        table.add_row(Path(r["model"]).name, r["backend"], f"{r['median_ms']:.1f}", f"{r['min_ms']:.1f}")
+    Console().print(table)
+    import sys
+
     write_json_atomic(args.out, {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                  "command": "python benchmarks/backends.py " + " ".join(sys.argv[1:] if argv is None else argv),
                                  "threads": args.threads, "rows": rows})
@@ -57,4 +68,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

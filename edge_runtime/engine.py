@@ -179,10 +179,12 @@ def _load_delegate(runtime: Runtime, delegate: str) -> list:
         sys.unraisablehook = old_hook
     raise EdgeDenoiseError(f"{delegate}: cannot load delegate ({message})")
 # XNNPACK delegate flags (tensorflow/lite/delegates/xnnpack/xnnpack_delegate.h): quantized signed and
-# unsigned 8-bit operators, and indirection buffers rebuilt per run in a shared workspace instead of
-# one persistent buffer per convolution (8 bytes x 9 taps per output pixel: 22 MB per 3x3 conv at VGA).
+# unsigned 8-bit operators; with --low-memory, indirection buffers rebuilt per run in a shared workspace
+# instead of one persistent buffer per convolution (8 bytes x 9 taps per output pixel: 22 MB per 3x3 conv
+# at VGA). Rebuilding them costs speed: up to 2x on the int8 VGA files (benchmarks/backends.py), so it is
+# the user's trade, never the default.
 XNNPACK_QS8, XNNPACK_QU8, XNNPACK_TRANSIENT_INDIRECTION_BUFFER = 0x1, 0x2, 0x20
-COMPILED_XNNPACK_FLAGS = XNNPACK_QS8 | XNNPACK_QU8 | XNNPACK_TRANSIENT_INDIRECTION_BUFFER
+COMPILED_XNNPACK_FLAGS = XNNPACK_QS8 | XNNPACK_QU8
 # --fp16-arith: XNNPACK runs the float operators in half precision (TFLITE_XNNPACK_DELEGATE_FLAG_FORCE_FP16).
 XNNPACK_FORCE_FP16 = 0x4
 # Linux arm64 AT_HWCAP bits for ARMv8.2-A half-precision arithmetic (scalar and Advanced SIMD).
@@ -404,9 +406,10 @@ class TFLiteEngine:
     """One .tflite denoiser: fixed input HxWx3, float32 or integer I/O, quantization handled here."""
 
     def __init__(self, path: str | Path, threads: int = 2, delegate: str | None = None, backend: str = "auto",
-                 fp16_arith: bool = False):
+                 fp16_arith: bool = False, low_memory: bool = False):
         self.path = Path(path)
         self.fp16_arith = bool(fp16_arith)
+        self.low_memory = bool(low_memory)
         problem = fp16_arith_problem() if self.fp16_arith else None
         if problem:
             raise EdgeDenoiseError(f"--fp16-arith: {problem}; run without it (fp32 arithmetic)")
@@ -465,15 +468,17 @@ class TFLiteEngine:
     def _open_io(self, shape: tuple[int, ...], requested: str):
         """The compiled model, or the Interpreter; ``auto`` falls back to the Interpreter when LiteRT
         cannot compile a file (an op its CPU accelerator lacks), asking for ``compiled`` does not."""
-        if self.fp16_arith and self.backend != "compiled":
-            raise EdgeDenoiseError(f"{self.path}: --fp16-arith needs the compiled backend (ai-edge-litert 2.x, which "
-                                   f"passes XNNPACK flags); this run would use the {self.backend}")
+        for wanted, option in ((self.fp16_arith, "--fp16-arith"), (self.low_memory, "--low-memory")):
+            if wanted and self.backend != "compiled":
+                raise EdgeDenoiseError(f"{self.path}: {option} needs the compiled backend (ai-edge-litert 2.x, which "
+                                       f"passes XNNPACK flags); this run would use the {self.backend}")
         if self.backend == "compiled":
             try:
-                flags = COMPILED_XNNPACK_FLAGS | (XNNPACK_FORCE_FP16 if self.fp16_arith else 0)
+                flags = (COMPILED_XNNPACK_FLAGS | (XNNPACK_FORCE_FP16 if self.fp16_arith else 0)
+                         | (XNNPACK_TRANSIENT_INDIRECTION_BUFFER if self.low_memory else 0))
                 return CompiledIO(self.path, self.threads, shape, self.input_dtype, self.output_dtype, flags)
             except EdgeDenoiseError as exc:
-                if wanted_backend(requested) == "compiled" or self.fp16_arith:
+                if wanted_backend(requested) == "compiled" or self.fp16_arith or self.low_memory:
                     raise
                 self.backend, self.backend_note = "interpreter", f"compiled backend unavailable: {exc}"
                 self._interpreter = None
@@ -618,7 +623,7 @@ class TFLiteEngine:
             "input_dtype": str(self.input_dtype), "output_dtype": str(self.output_dtype),
             "zero_copy_input": self.zero_copy_input, "threads": self.threads, "delegate": self.delegate,
             "runtime": self.runtime.name, "runtime_version": self.runtime.version, "backend": self.backend,
-            "backend_note": self.backend_note, "fp16_arith": self.fp16_arith,
+            "backend_note": self.backend_note, "fp16_arith": self.fp16_arith, "low_memory": self.low_memory,
             "metadata": self.metadata,
         }
 
@@ -650,6 +655,7 @@ def _is_dynamic(inputs: list[dict]) -> bool:
 
 
 def load_engine(path: str | Path, threads: int = 2, delegate: str | None = None, backend: str = "auto",
-                fp16_arith: bool = False) -> TFLiteEngine:
+                fp16_arith: bool = False, low_memory: bool = False) -> TFLiteEngine:
     """Load a .tflite denoiser with ``threads`` CPU threads (XNNPACK on by default); see ``choose_backend``."""
-    return TFLiteEngine(path, threads=threads, delegate=delegate, backend=backend, fp16_arith=fp16_arith)
+    return TFLiteEngine(path, threads=threads, delegate=delegate, backend=backend, fp16_arith=fp16_arith,
+                        low_memory=low_memory)

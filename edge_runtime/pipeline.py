@@ -53,6 +53,7 @@ class RunConfig:
     delegate: str | None = None
     backend: str = "auto"  # engine backend: auto (CompiledModel where available), compiled, interpreter
     fp16_arith: bool = False  # XNNPACK computes float operators in fp16 (ARMv8.2-A CPUs: Pi 5, Orin; compiled backend)
+    low_memory: bool = False  # XNNPACK rebuilds indirection buffers each run: less memory, slower (compiled backend)
     tile: bool | None = None  # None: tile files at full resolution, resize live frames
     overlap: int = DEFAULT_OVERLAP  # tile overlap in pixels
     add_noise: str | None = None
@@ -437,7 +438,7 @@ class _Loop:
             live = parse_uri(config.source).live
             self.engine = engine = load_engine(resolve_model(config.model, config.precision, config.model_size, live, notice),
                                                threads=config.threads, delegate=config.delegate, backend=config.backend,
-                                               fp16_arith=config.fp16_arith)
+                                               fp16_arith=config.fp16_arith, low_memory=config.low_memory)
         self.report.model = engine.describe()
         self.monitor.trained = trained_range(getattr(engine, "metadata", None))
         if getattr(engine, "backend_note", ""):

@@ -139,3 +139,32 @@ def test_a_file_litert_cannot_compile_falls_back_to_the_interpreter_unless_compi
     assert engine.denoise_frame(frame()).shape == (64, 64, 3)
     with pytest.raises(EdgeDenoiseError, match="op FOO"):
         load_engine(uint8_model, backend="compiled")
+
+
+def test_low_memory_is_the_users_trade_never_the_default(uint8_model, monkeypatch):  # noqa: F811
+    """Transient indirection buffers save memory but rebuild XNNPACK's tables every run (up to 2x slower):
+    the default compiled backend keeps its tables, --low-memory asks for the trade."""
+    from edge_runtime import engine
+
+    if not engine.compiled_model_available():
+        pytest.skip("no LiteRT CompiledModel here")
+    seen = []
+    real = engine.CompiledIO.__init__
+
+    def spy(self, *args, **kwargs):
+        seen.append(args[5] if len(args) > 5 else kwargs["xnnpack_flags"])
+        real(self, *args, **kwargs)
+
+    monkeypatch.setattr(engine.CompiledIO, "__init__", spy)
+    frame = np.full((*load_engine(uint8_model, backend="compiled").input_hw, 3), 128, np.uint8)
+    fast = load_engine(uint8_model, backend="compiled")
+    lean = load_engine(uint8_model, backend="compiled", low_memory=True)
+    assert not seen[0] & engine.XNNPACK_TRANSIENT_INDIRECTION_BUFFER
+    assert seen[-1] & engine.XNNPACK_TRANSIENT_INDIRECTION_BUFFER
+    assert np.array_equal(fast.denoise_frame(frame), lean.denoise_frame(frame))
+    assert lean.describe()["low_memory"] and not fast.describe()["low_memory"]
+
+
+def test_low_memory_needs_the_compiled_backend(uint8_model):  # noqa: F811
+    with pytest.raises(EdgeDenoiseError, match="--low-memory needs the compiled backend"):
+        load_engine(uint8_model, backend="interpreter", low_memory=True)

@@ -23,8 +23,9 @@ def run_cmd(
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
-    backend: Annotated[str, typer.Option(help="auto (LiteRT CompiledModel with low-memory XNNPACK where available, else the Interpreter), compiled or interpreter.")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto (LiteRT CompiledModel where available, else the Interpreter), compiled or interpreter.")] = "auto",
     fp16_arith: Annotated[bool, typer.Option("--fp16-arith", help="Compute float operators in fp16 (XNNPACK FORCE_FP16): ARMv8.2-A CPUs only (Pi 5, Orin), compiled backend; refused elsewhere.")] = False,
+    low_memory: Annotated[bool, typer.Option("--low-memory", help="Trade speed for memory: XNNPACK rebuilds its indirection buffers on every frame (compiled backend; about half the memory of a VGA U-Net, up to 2x slower).")] = False,
     tile: Annotated[Optional[bool], typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model (default: tile files, resize live).")] = None,
     overlap: Annotated[int, typer.Option(help="Tile overlap in pixels.")] = 16,
     add_noise: Annotated[Optional[str], typer.Option("--add-noise", help="Corrupt clean frames first and report live SSIM/PSNR, e.g. gaussian:0.1.")] = None,
@@ -65,7 +66,7 @@ def run_cmd(
                        frames=frames, duration=duration, capture_size=capture_size, reconnect_s=reconnect,
                        metrics_port=metrics_port, metrics_host=metrics_host, log_json=str(log_json) if log_json else None,
                        log_interval_s=log_interval, keep=keep, max_save_mb=max_save_mb, min_free_mb=min_free_mb,
-                       fp16_arith=fp16_arith)
+                       fp16_arith=fp16_arith, low_memory=low_memory)
     with err_console.status("starting", spinner="dots") as status:
         result = run(config, on_status=lambda line: status.update(line),
                      on_notice=notice)
