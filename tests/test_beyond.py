@@ -237,10 +237,10 @@ def test_blind_fastnet_trains_with_augmentation_cosine_and_l1(tmp_path):
     (["--noise", "gaussian:0.1@-1"], "needs CHAIN@WEIGHT"),
     (["--unshuffle", "3"], "--unshuffle 3: the U-Net takes 1, 2 or 4"),
     (["--model", "fastnet", "--unshuffle", "2"], "--unshuffle 2: the U-Net takes 1, 2 or 4 (other models: leave it at 1)"),
-    (["--model", "unet", "--quant-aware"], "--quant-aware: only fastnet takes it"),
-    (["--model", "unet", "--impulse-reject"], "--impulse-reject: only fastnet takes it"),
-    (["--model", "unet", "--background-margin", "0.03"], "--background-margin 0.03: fastnet with --residual takes"),
-    (["--model", "fastnet", "--background-margin", "-0.1"], "--background-margin -0.1: fastnet with --residual takes"),
+    (["--model", "unet", "--quant-aware"], "--quant-aware: only fastnet and camnet take it"),
+    (["--model", "unet", "--impulse-reject"], "--impulse-reject: only fastnet and camnet take it"),
+    (["--model", "unet", "--background-margin", "0.03"], "--background-margin 0.03: fastnet or camnet with --residual takes"),
+    (["--model", "fastnet", "--background-margin", "-0.1"], "--background-margin -0.1: fastnet or camnet with --residual takes"),
 ])
 def test_new_train_options_fail_in_one_line_before_any_work(args, says, tmp_path):
     result = cli("train", *args, "--data", SAMPLES, "--out", tmp_path / "x")
