@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The Raspberry Pi path without a Pi. Raspberry Pi OS (64-bit) is Debian bookworm arm64 with Python 3.11, and that
 # userland runs here under qemu-user. This script builds such a root once (cached outside the repository),
-# installs the checkout's device extra into it (no TensorFlow), runs doctor, the demo and denoise with the default
+# installs the checkout's device extra into it (no TensorFlow), runs doctor, the demo, denoise and calibrate with the default
 # model's shipped files on an emulated Cortex-A76 (the Pi 5's core), compares every output with the same commands
 # on x86 within a stated tolerance (ci/arm64_compare.py), runs the same files on tflite-runtime 2.14 (which many Pi
 # images carry), and checks --fp16-arith against fp32. docs/devices.md says what this proves and what it does not.
@@ -292,6 +292,12 @@ main() {
         read -r tier prec rel <<<"$tier"
         [ "$tier" = load ] || check_file "$tier" "$prec" "$rel"
     done
+    say "calibrate: a still clip of a known camera (12 PNG frames), on arm64 and x86"
+    "${COMPARE[@]}" still-clip "$WORK/still" --image "$REPO/${SAMPLES[0]}"
+    cp -r "$WORK/still" "$OUT/still"
+    on_arm venv calibrate --source "$IN/out/still" --out "$IN/out/cam.json" --frames 12 || true
+    on_x86 calibrate --source "$WORK/still" --out "$WORK/x86/cam.json" --frames 12 || true
+    check calibrate "$OUT/cam.json" "$WORK/x86/cam.json"
     if [ "$FAILED" -ne 0 ]; then
         cp "$LOG" "$CACHE/last-commands.log"
         fail "a check failed, lines above (the commands' own output: $CACHE/last-commands.log)"

@@ -35,6 +35,7 @@ MEAN_STEPS = 0.5
 FP16_ARITH_STEPS = 6
 XNNPACK_REQUIRED = ("ai-edge-litert",)  # runtimes on which doctor must report XNNPACK delegation for every file
 FULL_PIXELS = 128 * 128  # files up to this size run every command under emulation
+CALIBRATE_RELATIVE = 0.005  # calibrate's a and b on arm64 against x86: the same numpy arithmetic, within 0.5 %
 SSIM = {"int8": 0.002, "dynamic": 0.002, "fp16": 0.0005, "fp32": 0.0005, "float32": 0.0005}
 
 
@@ -248,6 +249,40 @@ def to_png(out_dir: Path, images: list[Path], crop: int | None = None) -> None:
             im.save(out_dir / f"{path.stem}.png")
 
 
+def make_still_clip(out_dir: Path, image: Path, frames: int = 12) -> None:
+    """A still scene recorded by a known camera (edge_runtime.calibrate.simulate_clip) as PNG frames."""
+    import cv2
+    import numpy as np
+
+    from edge_runtime.calibrate import CameraProfile, simulate_clip
+    from edge_runtime.images import read_image_rgb
+
+    ramp = np.linspace(0.05, 0.95, 160, dtype=np.float32)[None, :, None] * np.ones((120, 1, 3), np.float32)
+    photo = cv2.resize(read_image_rgb(image), (160, 120)).astype(np.float32) / 255.0
+    scene = np.concatenate([ramp, photo], axis=0)  # a ramp for the range, a photo for texture
+    profile = CameraProfile(a=(0.004, 0.003, 0.005), b=(2e-5, 1.5e-5, 3e-5))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for i, frame in enumerate(simulate_clip(scene, profile, frames, np.random.default_rng(0))):
+        cv2.imwrite(str(out_dir / f"frame{i:03d}.png"), frame[..., ::-1])
+
+
+def check_calibrate(arm_json: Path, x86_json: Path) -> str:
+    """calibrate's per-channel a and b on arm64 match x86's within CALIBRATE_RELATIVE."""
+    arm, x86 = _load_json(arm_json, "calibrate profile"), _load_json(x86_json, "calibrate profile")
+    worst = 0.0
+    for channel, want in x86["channels"].items():
+        got = arm.get("channels", {}).get(channel)
+        if got is None:
+            raise CheckFailed(f"calibrate: {arm_json} has no channel {channel}")
+        for key in ("a", "b"):
+            rel = abs(got[key] - want[key]) / max(abs(want[key]), 1e-12)
+            worst = max(worst, rel)
+            if rel > CALIBRATE_RELATIVE:
+                raise CheckFailed(f"calibrate: channel {channel} {key} {got[key]:.4g} on arm64, {want[key]:.4g} on x86 "
+                                  f"({rel:.1%} apart, tolerance {CALIBRATE_RELATIVE:.1%})")
+    return f"calibrate: a and b of {len(x86['channels'])} channels within {worst:.2%} of x86 (tolerance {CALIBRATE_RELATIVE:.1%})"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -280,6 +315,12 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("deps")
     p.add_argument("pyproject", type=Path)
     p.add_argument("--without", required=True)
+    p = sub.add_parser("still-clip")
+    p.add_argument("out", type=Path)
+    p.add_argument("--image", type=Path, required=True)
+    p = sub.add_parser("calibrate")
+    p.add_argument("arm", type=Path)
+    p.add_argument("x86", type=Path)
     p = sub.add_parser("to-png")
     p.add_argument("out", type=Path)
     p.add_argument("--crop", type=int)
@@ -303,6 +344,11 @@ def main(argv: list[str] | None = None) -> int:
             lines = check_loads(args.json, args.runtime, args.models)
         elif args.cmd == "precision":
             lines = [precision_of(args.model)]
+        elif args.cmd == "still-clip":
+            make_still_clip(args.out, args.image)
+            lines = []
+        elif args.cmd == "calibrate":
+            lines = [check_calibrate(args.arm, args.x86)]
         elif args.cmd == "deps":
             lines = edge_deps(args.pyproject, args.without)
         else:

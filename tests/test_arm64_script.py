@@ -251,3 +251,19 @@ def test_the_plan_runs_every_command_on_small_files_and_only_loads_large_float_f
         h, w = json.loads((REPO / rel).with_suffix(".json").read_text())["input_size"]
         small, integer = h * w <= 128 * 128, precision in ("int8", "dynamic")
         assert tier == ("full" if small else "denoise" if integer else "load"), rel
+
+
+def test_calibrate_on_arm64_must_recover_the_same_profile_as_on_x86(tmp_path):
+    """The script calibrates a known camera's still clip on both machines; a profile that drifts fails in one line."""
+    sample = next((REPO / "edge_runtime" / "samples").rglob("*.jpg"))
+    assert compare("still-clip", tmp_path / "still", "--image", sample).returncode == 0
+    assert len(list((tmp_path / "still").glob("*.png"))) == 12
+    x86 = {"channels": {c: {"a": 0.004, "b": 3e-5} for c in "RGB"}}
+    (tmp_path / "x86.json").write_text(json.dumps(x86))
+    (tmp_path / "same.json").write_text(json.dumps(x86))
+    ok = compare("calibrate", tmp_path / "same.json", tmp_path / "x86.json")
+    assert ok.returncode == 0 and "within 0.00% of x86" in ok.stdout
+    x86["channels"]["G"]["a"] = 0.0042  # 5 % off
+    (tmp_path / "arm.json").write_text(json.dumps(x86))
+    bad = compare("calibrate", tmp_path / "arm.json", tmp_path / "x86.json")
+    assert bad.returncode == 1 and "FAILED calibrate: channel G a" in bad.stderr
