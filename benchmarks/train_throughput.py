@@ -13,7 +13,9 @@ For each recipe (a TrainConfig: model, crops, batch, precision, noise) it measur
 The share of the pipeline's time that the step alone would take says how much data and noise cost
 (with noise made on parallel threads, both cores are shared between it and the step). The images are
 the bundled samples resized to --size (speed does not depend on what they show), or --data.
-Rows are timed one after another: run it on an idle machine.
+Rows are timed one after another: run it on an idle machine. TensorFlow's oneDNN kernels are on or off
+as TF_ENABLE_ONEDNN_OPTS says when the process starts (the JSON records it); compare the two by running
+it twice, e.g. ``TF_ENABLE_ONEDNN_OPTS=0 ... --out .../train_throughput_onednn_off.json``.
 """
 
 from __future__ import annotations
@@ -127,7 +129,9 @@ def main(argv=None) -> int:
                       f"{r['step_ms']}", f"{r['noise_ms_per_batch']}", f"{r['step_share']:.0%}")
     Console().print(table)
     write_json_atomic(args.out, {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                 "cpu": cpu_model(), "cores": os.cpu_count(), "steps": args.steps, "size": args.size, "rows": rows})
+                                 "cpu": cpu_model(), "cores": os.cpu_count(),
+                                 "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (on)"),
+                                 "steps": args.steps, "size": args.size, "rows": rows})
     print(f"wrote {args.out}")
     return 0
 

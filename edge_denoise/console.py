@@ -15,9 +15,13 @@ err_console = Console(stderr=True)  # progress, notices and errors, so stdout st
 
 
 def quiet_tensorflow() -> None:
-    """Keep TensorFlow's C++ start-up chatter off the terminal (set before it is imported)."""
+    """Keep TensorFlow's C++ start-up chatter off the terminal (set before it is imported).
+
+    oneDNN stays on (TensorFlow's default on x86): with it off, a camnet training step took many times
+    longer on the 2-core Xeon (benchmarks/train_throughput.py, run with TF_ENABLE_ONEDNN_OPTS=0 and =1),
+    for the same forward output and gradients within float rounding.
+    """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def notice(line: str) -> None:
