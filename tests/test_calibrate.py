@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from test_runtime_cli import NO_TF  # the CLI with tensorflow, keras, train and convert unimportable
 from edge_runtime.calibrate import (CalibrateConfig, CameraProfile, calibrate, load_profile, noise_variance,
                                     replay_profile, simulate_clip)
 from edge_runtime.errors import EdgeDenoiseError
@@ -150,26 +150,6 @@ def test_profile_noise_kind_replays_a_cam_json_and_names_a_bad_one(measured, tmp
         parse_noise("profile:missing.json")
 
 
-# `calibrate` on a device: tensorflow, keras, train and convert cannot be imported.
-NO_TF = textwrap.dedent("""
-    import sys
-    BLOCKED = {"tensorflow", "keras", "tf_keras", "train", "convert"}
-
-    class Blocker:
-        def find_spec(self, name, path=None, target=None):
-            if name.split(".")[0] in BLOCKED:
-                raise ImportError(f"{name} is blocked in this test")
-            return None
-
-    sys.meta_path.insert(0, Blocker())
-    sys.argv = ["edge-denoise"] + sys.argv[1:]
-    from edge_denoise.cli import run
-    try:
-        run()
-    finally:
-        loaded = sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED)
-        assert not loaded, loaded
-""")
 
 
 def test_calibrate_command_runs_without_tensorflow(tmp_path):
