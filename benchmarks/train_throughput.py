@@ -30,15 +30,15 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# today's fastnet recipe (the shipped default's, scripts/release/) against the camera model's
+# today's fastnet recipe (the shipped default's, scripts/release/) against camnet's (scripts/release/train_camnet.sh)
 RECIPES = {
     "fastnet (shipped recipe)": dict(model="fastnet", width=40, scale=2, blocks=4, impulse_reject=True,
                                      quant_aware=True, background_margin=0.03, crop=64, batch_size=32,
                                      noise="blind", augment="all"),
-    "camnet float32": dict(model="camnet", width=24, impulse_reject=True, batch_size=16, noise="blind_camera",
-                           augment="all"),
-    "camnet bfloat16": dict(model="camnet", width=24, impulse_reject=True, batch_size=16, noise="blind_camera",
-                            augment="all", precision="bfloat16"),
+    "camnet float32": dict(model="camnet", width=24, impulse_reject=True, background_margin=0.03, crop=64,
+                           batch_size=32, noise="blind_camera", augment="all"),
+    "camnet bfloat16": dict(model="camnet", width=24, impulse_reject=True, background_margin=0.03, crop=64,
+                            batch_size=32, noise="blind_camera", augment="all", precision="bfloat16"),
 }
 
 

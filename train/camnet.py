@@ -10,9 +10,10 @@ and second convs; docs/models.md). camnet avoids that by construction:
 - most MACs sit at 1/2 to 1/8 resolution in a U-Net of 3x3 convs (strided convs down, pixel shuffle up:
   DEPTH_TO_SPACE, no weights, exact in int8);
 - no conv runs at full resolution: a pixel unshuffle (SPACE_TO_DEPTH) turns each 2x2 block into 12
-  channels, and the output conv predicts 12 channels that a pixel shuffle puts back. Thin convs at full
-  resolution cost far more in int8 than their MACs say: two of them (3 -> 12 at the input, 18 -> 3 at the
-  output) made the 480x640 int8 file 1.6x slower in a paired timing (experiments/README.md);
+  channels, and the output conv predicts 12 channels that a pixel shuffle puts back. Two thin
+  full-resolution convs (3 -> 12 at the input, 18 -> 3 at the output) would cost 36.2 against 30.4 ms per
+  480x640 int8 frame (experiments/full_res_convs_int8.py, idle machine); without them the network learns
+  pixel-scale white noise slowly (docs/models.md, "A camera model"), so they are the next thing to try;
 - ``quant_aware`` puts a FakeQuant after every tensor the int8 file holds, for quantization-aware
   training (train.layers.FakeQuant; identities outside training, so the float graph is the same).
 
