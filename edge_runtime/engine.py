@@ -181,7 +181,7 @@ def _load_delegate(runtime: Runtime, delegate: str) -> list:
 # XNNPACK delegate flags (tensorflow/lite/delegates/xnnpack/xnnpack_delegate.h): quantized signed and
 # unsigned 8-bit operators; with --low-memory, indirection buffers rebuilt per run in a shared workspace
 # instead of one persistent buffer per convolution (8 bytes x 9 taps per output pixel: 22 MB per 3x3 conv
-# at VGA). Rebuilding them costs speed: up to 2x on the int8 VGA files (benchmarks/backends.py), so it is
+# at VGA). Rebuilding them costs speed: up to 1.7x on the int8 VGA files (benchmarks/backends.py), so it is
 # the user's trade, never the default.
 XNNPACK_QS8, XNNPACK_QU8, XNNPACK_TRANSIENT_INDIRECTION_BUFFER = 0x1, 0x2, 0x20
 COMPILED_XNNPACK_FLAGS = XNNPACK_QS8 | XNNPACK_QU8

@@ -142,7 +142,7 @@ def test_a_file_litert_cannot_compile_falls_back_to_the_interpreter_unless_compi
 
 
 def test_low_memory_is_the_users_trade_never_the_default(uint8_model, monkeypatch):  # noqa: F811
-    """Transient indirection buffers save memory but rebuild XNNPACK's tables every run (up to 2x slower):
+    """Transient indirection buffers save memory but rebuild XNNPACK's tables every run (up to 1.7x slower):
     the default compiled backend keeps its tables, --low-memory asks for the trade."""
     from edge_runtime import engine
 

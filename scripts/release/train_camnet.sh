@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# How camnet is made from scratch on a 2-core CPU (about 25 minutes of training on the Xeon that made it, with
-# TensorFlow's oneDNN kernels on): train, a second cosine cycle, quantization-aware fine-tuning, convert and
-# gate, score. Reads DATA=path/to/pistachio (one subfolder per class). Each step can be run alone:
+# How camnet is made from scratch on a 2-core CPU (170 epochs of 48 steps; a step's time on this CPU is in
+# benchmarks/results/train_throughput.json, with TensorFlow's oneDNN kernels on): train, a second cosine cycle,
+# quantization-aware fine-tuning, convert and gate, score. Reads DATA=path/to/pistachio (one subfolder per class). Each step can be run alone:
 # bash scripts/release/train_camnet.sh [train|continue|qat|convert|eval] (default: all, in that order).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
