@@ -31,6 +31,27 @@ def test_camnet_is_fully_convolutional_and_merges_by_concatenation_only():
     assert not full_res_convs, "no conv reads the full-resolution image"
 
 
+def test_full_res_adds_one_thin_conv_on_the_image_and_one_that_writes_the_correction():
+    import keras
+
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, full_res=4)
+    frame = np.random.default_rng(0).random((1, 48, 64, 3), dtype=np.float32)
+    probe = keras.Model(model.inputs, [model.get_layer("full").output, model.get_layer("correction").output])
+    full, correction = probe(frame)
+    assert full.shape == (1, 48, 64, 4) and correction.shape == (1, 48, 64, 3), "both at full resolution"
+    assert model.get_layer("merge1").output.shape[-1] == 4 + 8 // 4, "the input's features beside the decoder's"
+    assert [layer.name for layer in model.layers if isinstance(layer, keras.layers.Add)] == ["residual"]
+
+
+def test_full_res_is_a_camnet_setting_kept_in_the_run_config():
+    assert TrainConfig(model="camnet", full_res=12).model_kwargs()["full_res"] == 12
+    assert "full_res" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
+    with pytest.raises(EdgeDenoiseError, match="--full-res 8: camnet takes"):
+        train(TrainConfig(model="unet", full_res=8, data=str(SAMPLES)), verbose=0)
+
+
 def test_quant_aware_camnet_rounds_every_tensor_the_int8_file_holds():
     from train.layers import FakeQuant
     from train.models import create_model
@@ -59,14 +80,15 @@ def test_an_unknown_precision_is_one_line(tmp_path):
         train(config, verbose=0)
 
 
-def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path):
+@pytest.mark.parametrize("full_res", [0, 4])
+def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path, full_res):
     """The camera path's file: int8 inside, uint8 frames in and out, the training ranges kept."""
     from convert import ConvertConfig, convert_run
     from tests.test_convert import make_run
 
     from edge_runtime.engine import load_engine, read_metadata
 
-    model = make_run(tmp_path / "run", "camnet", width=8, quant_aware=True, impulse_reject=True)
+    model = make_run(tmp_path / "run", "camnet", width=8, quant_aware=True, impulse_reject=True, full_res=full_res)
     report = convert_run(ConvertConfig(model=str(model), out=str(tmp_path / "out"), sizes=((32, 32),),
                                        precisions=("int8",), io="uint8", calib_count=8, gate_count=4, max_drop=1.0))
     (row,) = report.files

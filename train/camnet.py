@@ -9,11 +9,13 @@ and second convs; docs/models.md). camnet avoids that by construction:
 - there is one image-space residual, at the output only (noisy input + predicted correction, clipped);
 - most MACs sit at 1/2 to 1/8 resolution in a U-Net of 3x3 convs (strided convs down, pixel shuffle up:
   DEPTH_TO_SPACE, no weights, exact in int8);
-- no conv runs at full resolution: a pixel unshuffle (SPACE_TO_DEPTH) turns each 2x2 block into 12
-  channels, and the output conv predicts 12 channels that a pixel shuffle puts back. Two thin
-  full-resolution convs (3 -> 12 at the input, 18 -> 3 at the output) would cost 36.2 against 30.4 ms per
-  480x640 int8 frame (experiments/full_res_convs_int8.py, idle machine); without them the network learns
-  pixel-scale white noise slowly (docs/models.md, "A camera model"), so they are the next thing to try;
+- ``full_res=0``: no conv runs at full resolution: a pixel unshuffle (SPACE_TO_DEPTH) turns each 2x2
+  block into 12 channels, and the output conv predicts 12 channels that a pixel shuffle puts back.
+  Such a network learns pixel-scale white noise slowly (docs/models.md, "A camera model");
+- ``full_res=N``: a thin full-resolution stage: an N-wide 3x3 conv on the input (a strided conv takes it
+  to 1/2), and the output conv runs at full resolution on those features concatenated with the decoder's
+  pixel-shuffled ones (N + width/4 -> 3). With N = 12 it costs 36.2 against 30.4 ms per 480x640 int8
+  frame (experiments/full_res_convs_int8.py, idle machine);
 - ``quant_aware`` puts a FakeQuant after every tensor the int8 file holds, for quantization-aware
   training (train.layers.FakeQuant; identities outside training, so the float graph is the same).
 
@@ -25,7 +27,7 @@ from __future__ import annotations
 
 
 def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: bool = False, residual: bool = True,
-                 **_ignored) -> "keras.Model":  # noqa: F821
+                 full_res: int = 0, **_ignored) -> "keras.Model":  # noqa: F821
     """The camera denoiser: ``width`` channels at 1/2 resolution, doubling at 1/4 and 1/8."""
     import keras
     from keras import layers
@@ -42,7 +44,11 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
     w1, w2, w3 = width, 2 * width, 4 * width
     inputs = keras.Input((None, None, 3), name="noisy")
     source = ImpulseReject(name="impulse_reject")(inputs) if impulse_reject else inputs
-    h2 = conv(PixelShuffle(2, unshuffle=True, name="unshuffle")(source), w1, "stem")  # 1/2
+    if full_res:
+        full = conv(source, full_res, "full")                              # full resolution
+        h2 = conv(full, w1, "stem", strides=2)                             # 1/2
+    else:
+        h2 = conv(PixelShuffle(2, unshuffle=True, name="unshuffle")(source), w1, "stem")  # 1/2
     h2 = conv(h2, w1, "enc2")
     h4 = conv(h2, w2, "down4", strides=2)                              # 1/4
     h4 = conv(h4, w2, "enc4")
@@ -52,11 +58,14 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
     u4 = conv(q(layers.Concatenate(name="merge4")([u4, h4]), "merge4"), w2, "dec4")
     u2 = PixelShuffle(2, name="up2")(u4)                               # w2 / 4 at 1/2
     u2 = conv(q(layers.Concatenate(name="merge2")([u2, h2]), "merge2"), w1, "dec2")
-    if residual:
-        delta = PixelShuffle(2, name="shuffle")(conv(u2, 12, "correction", activation=None))
-        x = q(layers.Add(name="residual")([source, delta]), "residual")
-        outputs = ClipToUnit(name="denoised", dtype="float32")(x)
+    if full_res:  # w1 / 4 decoder channels at full resolution, beside the input's own features
+        merged = q(layers.Concatenate(name="merge1")([PixelShuffle(2, name="up1")(u2), full]), "merge1")
+        x = conv(merged, 3, "correction", activation=None)
     else:
         x = PixelShuffle(2, name="shuffle")(conv(u2, 12, "correction", activation=None))
+    if residual:
+        x = q(layers.Add(name="residual")([source, x]), "residual")
+        outputs = ClipToUnit(name="denoised", dtype="float32")(x)
+    else:
         outputs = layers.Activation("sigmoid", name="denoised", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="camnet")

@@ -44,6 +44,7 @@ class TrainConfig:
     background_margin: float = 0.0  # fastnet: push the black background this far below 0 (train.losses.make_loss)
     quant_aware: bool = False  # fastnet, camnet: simulate int8 rounding of every activation in training (train.layers.FakeQuant)
     impulse_reject: bool = False  # fastnet, camnet: a switching median in front of the network (train.layers.ImpulseReject)
+    full_res: int = 0  # camnet: width of its full-resolution stage (0: none; train.camnet)
     # batch_size and learning_rate are per replica; both scale with the replica count
     # "bfloat16": compute in bfloat16, keep float32 weights (Keras mixed_bfloat16); about 2x on CPUs with
     # AVX-512 BF16 or AMX and on recent GPUs; the saved model.keras is float32 either way
@@ -72,6 +73,8 @@ class TrainConfig:
                 kwargs["impulse_reject"] = True
         elif self.model == "camnet":
             kwargs = {"width": self.width, "residual": self.residual}
+            if self.full_res:
+                kwargs["full_res"] = self.full_res
             if self.quant_aware:
                 kwargs["quant_aware"] = True
             if self.impulse_reject:

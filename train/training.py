@@ -356,6 +356,8 @@ def check_options(config: TrainConfig) -> None:
         raise EdgeDenoiseError("--quant-aware: only fastnet and camnet take it (other models: leave it off)")
     if config.impulse_reject and config.model not in ("fastnet", "camnet"):
         raise EdgeDenoiseError("--impulse-reject: only fastnet and camnet take it (other models: leave it off)")
+    if config.full_res < 0 or (config.full_res and config.model != "camnet"):
+        raise EdgeDenoiseError(f"--full-res {config.full_res}: camnet takes a width of 0 or more (other models: leave it at 0)")
     if config.background_margin < 0 or (config.background_margin and not (
             config.model in ("fastnet", "camnet") and config.residual)):
         raise EdgeDenoiseError(f"--background-margin {config.background_margin:g}: fastnet or camnet with --residual takes a margin "
