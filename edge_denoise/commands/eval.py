@@ -15,7 +15,7 @@ def eval_(
     data: Annotated[Optional[Path], typer.Option(help="Folder of clean images. [default: $EDGE_DENOISE_DATA]")] = None,
     split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
     noise: Annotated[list[str], typer.Option(help="Noise spec; repeat for several.")] = ["gaussian:0.1"],  # noqa: B006
-    suite: Annotated[bool, typer.Option("--suite", help="Score on the fixed noise suite (gaussian 0.05/0.1/0.2, poisson 30, speckle 0.2, salt-and-pepper 0.05, motion blur 9, motionblur:7+gaussian:0.05) instead of --noise.")] = False,
+    suite: Annotated[bool, typer.Option("--suite", help="Score on the fixed noise suite (gaussian 0.05/0.1/0.2, poisson 30, speckle 0.2, salt-and-pepper 0.05, motion blur 9, motionblur:7+gaussian:0.05, and a camera's own noise: camera:4 bright, camera:48 dim, camera:16+jpeg:70 compressed) instead of --noise.")] = False,
     size: Annotated[int, typer.Option(help="Image side in pixels.")] = 128,
     split_manifest: Annotated[Optional[Path], typer.Option(help="Split manifest (default: the model's run folder's).")] = None,
     max_images: Annotated[Optional[int], typer.Option(help="Use at most N images.")] = None,
