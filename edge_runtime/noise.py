@@ -52,8 +52,9 @@ BLIND = ("gaussian:0-0.2@3,poisson:5-100@2,speckle:0.05-0.3@1,saltpepper:0.005-0
          "motionblur:3-9+gaussian:0.01-0.05@1,gaussian:0.02-0.1+jpeg:30-90@1,poisson:10-60+jpeg:40-90@1")
 # A camera from bright to dim (Brooks et al.'s whole shot-noise range), raw or as MJPG/RTSP gives it.
 CAMERA = "camera:1-8@1,camera:8-32@2,camera:32-100@2,camera:4-48+jpeg:50-90@2"
-# What the camera default is trained and gated on: camera noise first, then what BLIND adds.
-BLIND_CAMERA = "camera:1-8@2,camera:8-32@3,camera:32-100@3,camera:4-48+jpeg:50-90@3," + BLIND
+# What the camera default is trained and gated on: camera noise first, motion blur alone (a conveyor under a
+# slow shutter in good light), then what BLIND adds.
+BLIND_CAMERA = "camera:1-8@2,camera:8-32@3,camera:32-100@3,camera:4-48+jpeg:50-90@3,motionblur:5-11@2," + BLIND
 PRESETS: dict[str, str] = {"blind": BLIND, "camera": CAMERA, "blind_camera": BLIND_CAMERA}
 _NUMBER = r"(\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?"
 _STEP = re.compile(rf"^(?P<kind>[a-z_]+):(?P<low>{_NUMBER})(?:-(?P<high>{_NUMBER}))?$")
