@@ -547,22 +547,24 @@ def test_fastnet_with_impulse_reject_fine_tunes_from_a_model_without_it_and_reje
 
 
 # --- the default's own Keras model ships, so a user can convert it at their camera's size -------------
-def test_the_shipped_fastnet_keras_model_converts_by_name_at_a_new_size_and_passes_the_gate(tmp_path, samples_dir,
-                                                                                              monkeypatch):
-    """train/pretrained/fastnet is the shipped default as a run folder: `convert fastnet` takes it as it takes
-    a run of one's own, here at a size no shipped file has, and writes to ./tflite, not into the package."""
+@pytest.mark.parametrize("name, noise", [("camnet", "blind_camera"), ("fastnet", "blind")])
+def test_a_shipped_keras_model_converts_by_name_at_a_new_size_and_passes_the_gate(tmp_path, samples_dir, monkeypatch,
+                                                                                  name, noise):
+    """train/pretrained holds the default (camnet) and the previous one (fastnet) as run folders: `convert NAME`
+    takes one as it takes a run of one's own, here at a size no shipped file has, and writes to ./tflite, not
+    into the package."""
     from convert.pipeline import ConvertConfig, convert_run
     from train.pretrained import names
 
-    assert names() == ["fastnet"]
+    assert names() == ["camnet", "fastnet"]
     monkeypatch.chdir(tmp_path)
-    report = convert_run(ConvertConfig(model="fastnet", precisions=("fp16",), sizes=[(96, 160)], data=str(samples_dir),
+    report = convert_run(ConvertConfig(model=name, precisions=("fp16",), sizes=[(96, 160)], data=str(samples_dir),
                                        gate_count=4), log=lambda _: None)
     (entry,) = report.files
     assert entry["status"] == "ok" and abs(entry["gate"]["drop"]) < 0.001
-    assert Path(entry["file"]).resolve() == tmp_path / "tflite" / "fastnet_fp16_96x160.tflite"
+    assert Path(entry["file"]).resolve() == tmp_path / "tflite" / f"{name}_fp16_96x160.tflite"
     meta = json.loads(Path(entry["file"]).with_suffix(".json").read_text())
-    assert meta["model_kwargs"]["impulse_reject"] and meta["noise"] == "blind"
+    assert meta["model_kwargs"]["impulse_reject"] and meta["noise"] == noise
 
 
 def test_recover_keras_rebuilds_a_fastnet_from_its_fp16_file_and_int8_ranges(tmp_path):

@@ -357,7 +357,7 @@ def test_cli_convert_and_models_list_the_file(run_model, tmp_path):
     assert (out / "unet_run0_fp32_32x32.tflite").exists() and (out / "unet_run0_fp32_32x32.json").exists()
     listing = cli("models", str(out))
     assert listing.returncode == 0 and "unet_run0" in listing.stdout and "32x32" in listing.stdout
-    assert "edge-denoise convert fastnet --size HxW" in " ".join(listing.stdout.split())  # the shipped Keras model
+    assert "edge-denoise convert camnet --size HxW" in " ".join(listing.stdout.split())  # the default's Keras model
 
 
 def test_onnx_export_matches_keras(run_model, tmp_path):

@@ -14,7 +14,7 @@ from edge_runtime.zoo import DEFAULT_MODEL
 def denoise(
     inputs: Annotated[list[str], typer.Argument(help="Image files, folders, globs and videos.")],
     out: Annotated[Path, typer.Option(help="Folder for the denoised files (inputs are never overwritten).")],
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (the default: blind, best across noises), autoencoder (fastest), unet.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: camnet (the default: trained on camera noise and the blind mixture, int8 at 480x640), fastnet (the previous default), autoencoder, unet.")] = DEFAULT_MODEL,
     precision: Annotated[str, typer.Option(help="Shipped model precision: int8, fp16 or dynamic (int8 falls back to dynamic where a model has no int8 file at that size).")] = "int8",
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads.")] = 2,

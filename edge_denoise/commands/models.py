@@ -37,5 +37,8 @@ def models(
     except ImportError:
         return
     if keras_models := names():
+        from edge_runtime.zoo import DEFAULT_MODEL
+
+        example = DEFAULT_MODEL if DEFAULT_MODEL in keras_models else keras_models[0]
         console.print(f"Keras models shipped, to convert at another frame size (train extra): {', '.join(keras_models)} "
-                      f"(edge-denoise convert {keras_models[0]} --size HxW --data DIR)", highlight=False)
+                      f"(edge-denoise convert {example} --size HxW --data DIR)", highlight=False)

@@ -18,7 +18,7 @@ def run_cmd(
     source: Annotated[Optional[str], typer.Option("--source", "-s", help="URI: 0, v4l2:///dev/video0, picamera2://0, csi://0, rtsp://..., clip.mp4, photos/, 'shots/*.jpg'.")] = None,
     camera: Annotated[Optional[int], typer.Option("--camera", help="Camera index (shortcut for --source N).")] = None,
     demo: Annotated[bool, typer.Option("--demo", help="Run on a clip of the bundled sample photos with noise added.")] = False,
-    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: fastnet (the default: blind, best across noises), autoencoder (fastest), unet.")] = DEFAULT_MODEL,
+    model: Annotated[str, typer.Option(help="A .tflite file, or a shipped model name: camnet (the default: trained on camera noise and the blind mixture, int8 at 480x640), fastnet (the previous default), autoencoder, unet.")] = DEFAULT_MODEL,
     precision: Annotated[str, typer.Option(help="Shipped model precision: int8, fp16 or dynamic (int8 falls back to dynamic where a model has no int8 file at that size).")] = "int8",
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,

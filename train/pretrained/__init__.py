@@ -1,8 +1,9 @@
 """Keras models shipped with the package, each in a run folder of its own (model.keras + config.json).
 
-``fastnet`` is the default denoiser whose .tflite files ship in edge_runtime/models; with its Keras model a
-user converts it at their camera's own frame size (``edge-denoise convert fastnet --size 720x1280 ...``) or
-fine-tunes it on their own images (``train --init-from``).
+``camnet`` is the default denoiser and ``fastnet`` the previous one; their .tflite files ship in
+edge_runtime/models. With a Keras model a user converts it at their camera's own frame size
+(``edge-denoise convert camnet --quant int8 --io uint8 --size 720x1280 ...``) or fine-tunes it on their own
+images or their camera's measured noise (``train --init-from``).
 """
 
 from __future__ import annotations
