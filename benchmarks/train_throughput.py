@@ -39,6 +39,12 @@ RECIPES = {
                            batch_size=32, noise="blind_camera", augment="all"),
     "camnet bfloat16": dict(model="camnet", width=24, impulse_reject=True, background_margin=0.03, crop=64,
                             batch_size=32, noise="blind_camera", augment="all", precision="bfloat16"),
+    # the default's recipe as shipped: the full-resolution stage, float, then quantization-aware
+    "camnet --full-res 12": dict(model="camnet", width=24, full_res=12, impulse_reject=True, background_margin=0.03,
+                                 crop=64, batch_size=32, noise="blind_camera", augment="all"),
+    "camnet --full-res 12 --quant-aware": dict(model="camnet", width=24, full_res=12, impulse_reject=True,
+                                               background_margin=0.03, crop=64, batch_size=32, noise="blind_camera",
+                                               augment="all", quant_aware=True),
 }
 
 
