@@ -100,9 +100,13 @@ def read_run(model_path: Path, model, config: ConvertConfig) -> RunInfo:
         kwargs.update({k: train_cfg[k] for k in ("scale", "blocks", "separable") if k in train_cfg})
         if train_cfg.get("impulse_reject"):  # absent from older runs' metadata, which is unchanged
             kwargs["impulse_reject"] = True
+            if train_cfg.get("impulse_threshold", 0.5) != 0.5:
+                kwargs["impulse_threshold"] = train_cfg["impulse_threshold"]
     elif architecture == "camnet":  # its shape is width and the full-resolution stage; it has no depth
         kwargs.pop("depth", None)
-        kwargs.update({k: train_cfg[k] for k in ("full_res", "impulse_reject") if train_cfg.get(k)})
+        kwargs.update({k: train_cfg[k] for k in ("full_res", "impulse_reject", "global_gate") if train_cfg.get(k)})
+        if train_cfg.get("impulse_reject") and train_cfg.get("impulse_threshold", 0.5) != 0.5:
+            kwargs["impulse_threshold"] = train_cfg["impulse_threshold"]
     elif (train_cfg.get("unshuffle") or 1) != 1:
         kwargs["unshuffle"] = train_cfg["unshuffle"]
     data = config.data or train_cfg.get("data") or os.environ.get(DATA_ENV)

@@ -302,7 +302,7 @@ def test_fastnet_int8_export_has_only_builtin_ops(tmp_path):
     assert ops <= BUILTINS_OK, ops - BUILTINS_OK
 
 
-def test_init_from_copies_a_trained_model_and_names_a_misfit_in_one_line(tmp_path):
+def test_init_from_copies_a_trained_model_names_a_misfit_in_one_line_and_lets_options_add_layers(tmp_path):
     from train.training import init_weights
 
     trained = create_model("fastnet", width=8, blocks=1)
@@ -313,8 +313,10 @@ def test_init_from_copies_a_trained_model_and_names_a_misfit_in_one_line(tmp_pat
     with pytest.raises(EdgeDenoiseError, match="do not fit this model") as info:
         init_weights(create_model("fastnet", width=16, blocks=1), str(tmp_path / "trained.keras"))
     assert "\n" not in str(info.value)
-    with pytest.raises(EdgeDenoiseError, match="block1_conv1 has no trained weights there"):
-        init_weights(create_model("fastnet", width=8, blocks=2), str(tmp_path / "trained.keras"))
+    with pytest.raises(EdgeDenoiseError, match="block0_conv1 has no match"):  # a layer the trained model needs is gone
+        init_weights(create_model("fastnet", width=8, blocks=0), str(tmp_path / "trained.keras"))
+    grown = create_model("fastnet", width=8, blocks=2)  # a layer the options add starts fresh, and is named
+    assert init_weights(grown, str(tmp_path / "trained.keras")) == ["block1_conv1", "block1_conv2"]
 
 
 def test_fine_tuning_at_the_from_scratch_learning_rate_gets_a_one_line_note():

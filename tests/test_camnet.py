@@ -38,7 +38,7 @@ def test_full_res_adds_one_thin_conv_on_the_image_and_one_that_writes_the_correc
 
     model = create_model("camnet", width=8, full_res=4)
     frame = np.random.default_rng(0).random((1, 48, 64, 3), dtype=np.float32)
-    probe = keras.Model(model.inputs, [model.get_layer("full").output, model.get_layer("correction").output])
+    probe = keras.Model(model.input, [model.get_layer("full").output, model.get_layer("correction").output])
     full, correction = probe(frame)
     assert full.shape == (1, 48, 64, 4) and correction.shape == (1, 48, 64, 3), "both at full resolution"
     assert model.get_layer("merge1").output.shape[-1] == 4 + 8 // 4, "the input's features beside the decoder's"
@@ -50,6 +50,35 @@ def test_full_res_is_a_camnet_setting_kept_in_the_run_config():
     assert "full_res" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
     with pytest.raises(EdgeDenoiseError, match="--full-res 8: camnet takes"):
         train(TrainConfig(model="unet", full_res=8, data=str(SAMPLES)), verbose=0)
+
+
+def test_the_global_gate_scales_the_correction_by_one_number_per_frame_and_closed_lets_the_frame_through():
+    """A blind network smooths a clean frame (it cannot tell fine texture from faint noise in a 3x3 window); the
+    whole frame can tell. The gate is a sigmoid of the 1/8 features averaged over the frame, times the correction."""
+    import keras
+
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, full_res=4, global_gate=True)
+    frame = np.random.default_rng(0).uniform(0.1, 0.9, (2, 48, 64, 3)).astype(np.float32)
+    gate = keras.Model(model.input, model.get_layer("gate").output)(frame)
+    assert gate.shape == (2, 1, 1, 1), "one number per frame"
+    assert np.allclose(gate, 0.5, atol=0.05), "starts half open, where a sigmoid learns fastest"
+    kernel, _ = model.get_layer("gate").get_weights()
+    model.get_layer("gate").set_weights([kernel, np.array([-30.0], np.float32)])  # closed
+    assert np.allclose(model(frame), frame, atol=1e-6), "a closed gate passes the frame through"
+
+
+def test_gate_and_impulse_threshold_are_camnet_settings_kept_in_the_run_config():
+    kwargs = TrainConfig(model="camnet", impulse_reject=True, impulse_threshold=0.1, global_gate=True).model_kwargs()
+    assert kwargs["global_gate"] and kwargs["impulse_threshold"] == 0.1
+    assert not {"global_gate", "impulse_threshold"} & set(TrainConfig(model="camnet", impulse_reject=True).model_kwargs())
+    with pytest.raises(EdgeDenoiseError, match="--global-gate: only camnet takes it"):
+        train(TrainConfig(model="unet", global_gate=True, data=str(SAMPLES)), verbose=0)
+    with pytest.raises(EdgeDenoiseError, match="--impulse-threshold 0.1: .* with --impulse-reject"):
+        train(TrainConfig(model="camnet", impulse_threshold=0.1, data=str(SAMPLES)), verbose=0)
+    with pytest.raises(EdgeDenoiseError, match="--impulse-threshold 1.5: takes a distance between 0 and 1"):
+        train(TrainConfig(model="camnet", impulse_reject=True, impulse_threshold=1.5, data=str(SAMPLES)), verbose=0)
 
 
 def test_quant_aware_camnet_rounds_every_tensor_the_int8_file_holds():
@@ -80,15 +109,16 @@ def test_an_unknown_precision_is_one_line(tmp_path):
         train(config, verbose=0)
 
 
-@pytest.mark.parametrize("full_res", [0, 4])
-def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path, full_res):
+@pytest.mark.parametrize("options", [{"full_res": 0}, {"full_res": 4},
+                                     {"full_res": 4, "global_gate": True, "impulse_threshold": 0.1}])
+def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path, options):
     """The camera path's file: int8 inside, uint8 frames in and out, the training ranges kept."""
     from convert import ConvertConfig, convert_run
     from tests.test_convert import make_run
 
     from edge_runtime.engine import load_engine, read_metadata
 
-    model = make_run(tmp_path / "run", "camnet", width=8, quant_aware=True, impulse_reject=True, full_res=full_res)
+    model = make_run(tmp_path / "run", "camnet", width=8, quant_aware=True, impulse_reject=True, **options)
     report = convert_run(ConvertConfig(model=str(model), out=str(tmp_path / "out"), sizes=((32, 32),),
                                        precisions=("int8",), io="uint8", calib_count=8, gate_count=4, max_drop=1.0))
     (row,) = report.files
@@ -98,3 +128,4 @@ def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate
     assert load_engine(path).denoise_frame(frame).shape == frame.shape
     meta = read_metadata(path)
     assert meta["precision"] == "int8" and meta["io_dtype"] == "uint8" and meta["architecture"] == "camnet"
+    assert {k: meta["model_kwargs"].get(k, 0) for k in options} == options, "the sidecar rebuilds the same camnet"

@@ -16,6 +16,15 @@ and second convs; docs/models.md). camnet avoids that by construction:
   to 1/2), and the output conv runs at full resolution on those features concatenated with the decoder's
   pixel-shuffled ones (N + width/4 -> 3). With N = 12 it costs 36.2 against 30.4 ms per 480x640 int8
   frame (experiments/full_res_convs_int8.py, idle machine);
+- ``impulse_threshold``: how far from its 3x3 median a black or white value must be to count as an impulse
+  (train.layers.ImpulseReject);
+- ``global_gate``: the correction is scaled by one number per frame, a sigmoid of the 1/8 features averaged
+  over the whole frame (GAP, two 1x1 convs). A blind network cannot tell fine texture from faint noise in a
+  3x3 window and smooths a clean frame; the frame as a whole tells how noisy it is, so a clean frame (or one
+  whose only noise the impulse stage already took out) can pass through. MEAN, two tiny convs, LOGISTIC and
+  one MUL, which XNNPACK takes into its int8 partitions (no partition more than without the gate). Tried
+  and not shipped: fine-tuned from the shipped float model, the gate settled at 0.8-0.95 on every kind of
+  frame, clean ones included (experiments/camnet_gate.py, docs/models.md);
 - ``quant_aware`` puts a FakeQuant after every tensor the int8 file holds, for quantization-aware
   training (train.layers.FakeQuant; identities outside training, so the float graph is the same).
 
@@ -25,9 +34,13 @@ with ``full_res=12`` (edge_runtime.macs on the shipped file), a third of fastnet
 
 from __future__ import annotations
 
+GATE_HIDDEN = 16  # global_gate: channels between the pooled features and the gate
+GATE_BIAS = 0.0  # global_gate: the gate starts half open (sigmoid(0) = 0.5), where it learns fastest
+
 
 def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: bool = False, residual: bool = True,
-                 full_res: int = 0, **_ignored) -> "keras.Model":  # noqa: F821
+                 full_res: int = 0, impulse_threshold: float = 0.5, global_gate: bool = False,
+                 **_ignored) -> "keras.Model":  # noqa: F821
     """The camera denoiser: ``width`` channels at 1/2 resolution, doubling at 1/4 and 1/8."""
     import keras
     from keras import layers
@@ -41,9 +54,14 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
         out = layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation, name=name)(t)
         return q(out, name)
 
+    def conv1x1(t, filters: int, name: str, activation: str, bias: float = 0.0):
+        out = layers.Conv2D(filters, 1, activation=activation, name=name,
+                            bias_initializer=keras.initializers.Constant(bias))(t)
+        return q(out, name)
+
     w1, w2, w3 = width, 2 * width, 4 * width
     inputs = keras.Input((None, None, 3), name="noisy")
-    source = ImpulseReject(name="impulse_reject")(inputs) if impulse_reject else inputs
+    source = ImpulseReject(impulse_threshold, name="impulse_reject")(inputs) if impulse_reject else inputs
     if full_res:
         full = conv(source, full_res, "full")                              # full resolution
         h2 = conv(full, w1, "stem", strides=2)                             # 1/2
@@ -63,6 +81,11 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
         x = conv(merged, 3, "correction", activation=None)
     else:
         x = PixelShuffle(2, name="shuffle")(conv(u2, 12, "correction", activation=None))
+    if global_gate:  # how much of the correction to apply, one number per frame, from the whole frame's 1/8 features
+        pooled = layers.GlobalAveragePooling2D(keepdims=True, name="gate_pool")(h8)
+        hidden = conv1x1(q(pooled, "gate_pool"), GATE_HIDDEN, "gate_hidden", "relu6")
+        gate = conv1x1(hidden, 1, "gate", "sigmoid", bias=GATE_BIAS)
+        x = q(layers.Multiply(name="gated")([x, gate]), "gated")
     if residual:
         x = q(layers.Add(name="residual")([source, x]), "residual")
         outputs = ClipToUnit(name="denoised", dtype="float32")(x)

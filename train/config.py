@@ -45,6 +45,8 @@ class TrainConfig:
     quant_aware: bool = False  # fastnet, camnet: simulate int8 rounding of every activation in training (train.layers.FakeQuant)
     impulse_reject: bool = False  # fastnet, camnet: a switching median in front of the network (train.layers.ImpulseReject)
     full_res: int = 0  # camnet: width of its full-resolution stage (0: none; train.camnet)
+    impulse_threshold: float = 0.5  # with impulse_reject: the least distance from the 3x3 median that makes an impulse
+    global_gate: bool = False  # camnet: scale the correction by a per-frame gate from the whole frame (train.camnet)
     # batch_size and learning_rate are per replica; both scale with the replica count
     # "bfloat16": compute in bfloat16, keep float32 weights (Keras mixed_bfloat16); about 2x on CPUs with
     # AVX-512 BF16 or AMX and on recent GPUs; the saved model.keras is float32 either way
@@ -71,6 +73,8 @@ class TrainConfig:
                 kwargs["quant_aware"] = True
             if self.impulse_reject:
                 kwargs["impulse_reject"] = True
+                if self.impulse_threshold != TrainConfig.impulse_threshold:
+                    kwargs["impulse_threshold"] = self.impulse_threshold
         elif self.model == "camnet":
             kwargs = {"width": self.width, "residual": self.residual}
             if self.full_res:
@@ -79,6 +83,10 @@ class TrainConfig:
                 kwargs["quant_aware"] = True
             if self.impulse_reject:
                 kwargs["impulse_reject"] = True
+                if self.impulse_threshold != TrainConfig.impulse_threshold:
+                    kwargs["impulse_threshold"] = self.impulse_threshold
+            if self.global_gate:
+                kwargs["global_gate"] = True
         elif self.model == "backbone_unet":
             kwargs.update(backbone=self.backbone, weights=self.weights)
         return kwargs

@@ -144,6 +144,7 @@ def _residual_head(inputs, x, residual: bool, unshuffle: int = 1):
 
 def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: bool = False,
                   residual: bool = True, quant_aware: bool = False, impulse_reject: bool = False,
+                  impulse_threshold: float = 0.5,
                   **_ignored) -> "keras.Model":  # noqa: F821
     """An edge denoiser that does all its work at 1/scale resolution, where wide layers are cheap.
 
@@ -174,7 +175,7 @@ def build_fastnet(width: int = 64, blocks: int = 4, scale: int = 4, separable: b
         return FakeQuant(name=f"{name}_fq")(t) if quant_aware else t
 
     inputs = keras.Input((None, None, 3), name="noisy")
-    source = ImpulseReject(name="impulse_reject")(inputs) if impulse_reject else inputs
+    source = ImpulseReject(impulse_threshold, name="impulse_reject")(inputs) if impulse_reject else inputs
     x = PixelShuffle(scale, unshuffle=True, name="unshuffle")(source)
     x = q(layers.Conv2D(width, 3, padding="same", activation="relu", name="stem")(x), "stem")
     for i in range(blocks):

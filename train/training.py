@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import platform
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -246,8 +247,9 @@ def compiled_model(config: TrainConfig, steps_per_epoch: int, replicas: int = 1,
     with dtype_policy(PRECISIONS[config.precision]):
         model = create_model(config.model, **config.model_kwargs())
     twin = create_model(config.model, **config.model_kwargs()) if config.precision != "float32" else None
-    if config.init_from and init:
-        init_weights(model, config.init_from)
+    if config.init_from and init and (fresh := init_weights(model, config.init_from)):
+        print(f"note: --init-from {config.init_from}: {', '.join(fresh)} start from their initial weights "
+              "(layers the options add)", file=sys.stderr)
     if config.background_margin:
         pass_negative_output(model)
     if config.quant_aware:  # validate (and keep the best) with int8 rounding on; training rounds anyway
@@ -300,12 +302,13 @@ def _reset_worker_dir(worker: Path, chief_backup: Path) -> None:
         shutil.copytree(chief_backup, worker / "backup")
 
 
-def init_weights(model, path: str) -> None:
+def init_weights(model, path: str) -> list[str]:
     """Copy the weights of a trained .keras model into ``model`` (fine-tuning); one line if they do not fit.
 
-    Layer by layer, by name: ``model`` may add layers of its own with no trained counterpart (the
-    FakeQuant layers of --quant-aware, whose ranges are learnt anew), but every layer of the trained
-    model must find its namesake here with the same weight shapes.
+    Layer by layer, by name: every layer of the trained model must find its namesake here with the same
+    weight shapes. ``model`` may add layers of its own (the FakeQuant layers of --quant-aware, whose ranges
+    are learnt anew; a part an option adds, such as camnet's --global-gate): their names are returned,
+    and they start from their initial weights.
     """
     from train.evaluate import load_keras_model
 
@@ -322,14 +325,15 @@ def init_weights(model, path: str) -> None:
                                    f"{layer.name} has no match in {model.name}): "
                                    "give the same --model and options it was trained with")
         pairs.append((target, theirs))
-    untouched = [name for name, layer in mine.items() if layer.trainable_weights and
-                 name not in {t.name for t, _ in pairs}]
-    if untouched:
-        raise EdgeDenoiseError(f"--init-from {path}: its weights do not fit this model ({model.name}'s layer "
-                               f"{untouched[0]} has no trained weights there): "
+    if not pairs:
+        raise EdgeDenoiseError(f"--init-from {path}: none of its layers is in this model ({model.name}): "
                                "give the same --model and options it was trained with")
+    matched = {t.name for t, _ in pairs}
+    fresh = [name for name, layer in mine.items() if layer.trainable_weights and not name.endswith("_fq")
+             and name not in matched]
     for target, theirs in pairs:
         target.set_weights(theirs)
+    return fresh
 
 
 def check_options(config: TrainConfig) -> None:
@@ -356,6 +360,12 @@ def check_options(config: TrainConfig) -> None:
         raise EdgeDenoiseError("--quant-aware: only fastnet and camnet take it (other models: leave it off)")
     if config.impulse_reject and config.model not in ("fastnet", "camnet"):
         raise EdgeDenoiseError("--impulse-reject: only fastnet and camnet take it (other models: leave it off)")
+    if not 0.0 < config.impulse_threshold < 1.0 or (config.impulse_threshold != TrainConfig.impulse_threshold
+                                                     and not config.impulse_reject):
+        raise EdgeDenoiseError(f"--impulse-threshold {config.impulse_threshold:g}: takes a distance between 0 and 1, "
+                               "with --impulse-reject")
+    if config.global_gate and config.model != "camnet":
+        raise EdgeDenoiseError("--global-gate: only camnet takes it (other models: leave it off)")
     if config.full_res < 0 or (config.full_res and config.model != "camnet"):
         raise EdgeDenoiseError(f"--full-res {config.full_res}: camnet takes a width of 0 or more (other models: leave it at 0)")
     if config.background_margin < 0 or (config.background_margin and not (

@@ -40,6 +40,8 @@ def train(
     precision: Annotated[Optional[str], typer.Option(help="float32, or bfloat16: compute in bfloat16 with float32 weights (about 2x on CPUs with AVX-512 BF16 or AMX; the saved model is float32). [default: float32]")] = None,
     quant_aware: Annotated[Optional[bool], typer.Option("--quant-aware/--no-quant-aware", help="fastnet, camnet: simulate int8 rounding of every activation while training (quantization-aware fine-tuning; use with --init-from). [default: off]")] = None,
     impulse_reject: Annotated[Optional[bool], typer.Option("--impulse-reject/--no-impulse-reject", help="fastnet, camnet: replace impulses (black or white values far from their 3x3 median: dead pixels, salt-and-pepper) by that median before the network; no weights, so --init-from a model without it works. [default: off]")] = None,
+    impulse_threshold: Annotated[Optional[float], typer.Option(help="With --impulse-reject: how far (0-1) a black or white value must lie from its 3x3 median to be replaced. [default: 0.5]")] = None,
+    global_gate: Annotated[Optional[bool], typer.Option("--global-gate/--no-global-gate", help="camnet: scale the correction by one number per frame, computed from the whole frame (meant to let clean frames through; in the trials in docs/models.md it did not learn to). [default: off]")] = None,
     full_res: Annotated[Optional[int], typer.Option(help="camnet: width of a thin full-resolution stage (an input conv whose features join the output conv); 0: none. [default: 0]")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Start from a JSON config (e.g. best.json from tune); options given here override it.")] = None,
     split_manifest: Annotated[Optional[Path], typer.Option(help="Reuse this split manifest.")] = None,
@@ -69,6 +71,7 @@ def train(
         backbone=backbone, weights=str(weights) if weights else None, strategy=strategy, peer_timeout=peer_timeout,
         init_from=str(init_from) if init_from else None, background_margin=background_margin,
         quant_aware=quant_aware, impulse_reject=impulse_reject, precision=precision, full_res=full_res,
+        impulse_threshold=impulse_threshold, global_gate=global_gate,
     )
     for name in ("augment", "attention"):  # "none" switches off what a --config turned on
         if str(getattr(cfg, name)).lower() == "none":
