@@ -37,6 +37,11 @@ VARIANTS = {
     "no_full_res_stage": {**SHIPPED, "full_res": 0},
     "width_16_full_res_8": {**SHIPPED, "width": 16, "full_res": 8},
     "width_16_no_full_res": {**SHIPPED, "width": 16, "full_res": 0},
+    # no 1/2 level (train.camnet start_scale=4): 2 x width at 1/4, 4 x width at 1/8
+    "quarter_w32_full_res_4": {**SHIPPED, "start_scale": 4, "width": 32, "full_res": 4},
+    "quarter_w32_full_res_4_no_impulse": {**SHIPPED, "start_scale": 4, "width": 32, "full_res": 4, "impulse_reject": False},
+    "quarter_w32_no_full_res": {**SHIPPED, "start_scale": 4, "width": 32, "full_res": 0},
+    "quarter_w32_no_full_res_no_impulse": {**SHIPPED, "start_scale": 4, "width": 32, "full_res": 0, "impulse_reject": False},
 }
 
 
@@ -95,8 +100,11 @@ def main(argv=None) -> int:
     ap.add_argument("--data", required=True, help="the Pistachio Image Dataset (calibration images)")
     ap.add_argument("--rounds", type=int, default=20)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=None,
+                    help="time only these variants (beside the shipped file); default: every one")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "camnet_speed_variants.json")
     args = ap.parse_args(argv)
+    variants = {name: VARIANTS[name] for name in (args.variants or VARIANTS)}
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from edge_runtime.atomic import write_json_atomic
     from edge_runtime.macs import count_macs
@@ -105,7 +113,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         files, macs = [SHIPPED_FILE], {}
-        for name, kwargs in VARIANTS.items():
+        for name, kwargs in variants.items():
             path = convert_variant(tmp, name, kwargs, args.data)
             files.append(path)
             macs[name] = count_macs(path)["macs"]
@@ -119,7 +127,7 @@ def main(argv=None) -> int:
              "p50_ms": shipped_file["p50_ms"], "min_ms": shipped_file["min_ms"], "paired_diff_p50_ms": 0.0}]
     rows[0]["macs_per_pixel"] = round(rows[0]["macs_per_frame"] / (size[0] * size[1]))
     rows[0]["gmac_per_s_at_min"] = rows[0]["macs_per_frame"] / rows[0]["min_ms"] / 1e6
-    for (name, kwargs), row in zip(VARIANTS.items(), result["rows"][1:]):
+    for (name, kwargs), row in zip(variants.items(), result["rows"][1:]):
         rows.append({"variant": name, "kwargs": kwargs, "macs_per_frame": macs[name],
                      "macs_per_pixel": round(macs[name] / (size[0] * size[1])),
                      "p50_ms": row["p50_ms"], "min_ms": row["min_ms"],

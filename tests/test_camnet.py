@@ -52,6 +52,34 @@ def test_full_res_is_a_camnet_setting_kept_in_the_run_config():
         train(TrainConfig(model="unet", full_res=8, data=str(SAMPLES)), verbose=0)
 
 
+def test_start_scale_4_drops_the_half_resolution_level_and_full_res_meets_the_input_in_one_conv():
+    """--start-scale 4: the first conv sees each 4x4 block as 48 channels at 1/4; with --full-res N the decoder's
+    last features are shuffled up to N channels at full resolution, beside the input, for the one conv there."""
+    import keras
+
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, start_scale=4, full_res=2)
+    frame = np.random.default_rng(0).random((1, 48, 64, 3), dtype=np.float32)
+    probe = keras.Model(model.input, [model.get_layer(name).output for name in ("stem", "enc8", "correction")])
+    stem, enc8, correction = probe(frame)
+    assert stem.shape == (1, 12, 16, 16) and enc8.shape == (1, 6, 8, 32) and correction.shape == (1, 48, 64, 3)
+    assert model.get_layer("stem").input.shape[-1] == 48
+    assert model.get_layer("merge1").output.shape[-1] == 2 + 3, "N decoder channels beside the input"
+    sides = {layer.name: layer.output.shape for layer in model.layers if isinstance(layer, keras.layers.Conv2D)}
+    assert not {"enc2", "dec2", "full"} & set(sides), "no 1/2 level, no conv on the input alone"
+    assert model(frame).shape == frame.shape
+
+
+def test_start_scale_is_a_camnet_setting_kept_in_the_run_config():
+    assert TrainConfig(model="camnet", start_scale=4).model_kwargs()["start_scale"] == 4
+    assert "start_scale" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
+    with pytest.raises(EdgeDenoiseError, match="--start-scale 3: camnet starts at 1/2"):
+        train(TrainConfig(model="camnet", start_scale=3, data=str(SAMPLES)), verbose=0)
+    with pytest.raises(EdgeDenoiseError, match="--start-scale 4: camnet starts"):
+        train(TrainConfig(model="unet", start_scale=4, data=str(SAMPLES)), verbose=0)
+
+
 def test_the_global_gate_scales_the_correction_by_one_number_per_frame_and_closed_lets_the_frame_through():
     """A blind network smooths a clean frame (it cannot tell fine texture from faint noise in a 3x3 window); the
     whole frame can tell. The gate is a sigmoid of the 1/8 features averaged over the frame, times the correction."""
@@ -110,7 +138,8 @@ def test_an_unknown_precision_is_one_line(tmp_path):
 
 
 @pytest.mark.parametrize("options", [{"full_res": 0}, {"full_res": 4},
-                                     {"full_res": 4, "global_gate": True, "impulse_threshold": 0.1}])
+                                     {"full_res": 4, "global_gate": True, "impulse_threshold": 0.1},
+                                     {"start_scale": 4, "full_res": 2}])
 def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path, options):
     """The camera path's file: int8 inside, uint8 frames in and out, the training ranges kept."""
     from convert import ConvertConfig, convert_run

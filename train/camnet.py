@@ -16,6 +16,11 @@ and second convs; docs/models.md). camnet avoids that by construction:
   to 1/2), and the output conv runs at full resolution on those features concatenated with the decoder's
   pixel-shuffled ones (N + width/4 -> 3). With N = 12 it costs 36.2 against 30.4 ms per 480x640 int8
   frame (experiments/full_res_convs_int8.py, idle machine);
+- ``start_scale=4``: no 1/2 level. Each 4x4 block of the input becomes 48 channels for the first conv, at
+  1/4 (2 * width channels, 4 * width at 1/8), and with ``full_res=N`` a conv at 1/4 makes 16 * N channels that
+  a pixel shuffle turns into N at full resolution, beside the input, for the one full-resolution conv (the
+  output's). Narrow layers at 1/2 and full resolution run far below the CPU's int8 rate, so this trades them
+  for wide ones (experiments/camnet_speed_variants.py, docs/models.md);
 - ``impulse_threshold``: how far from its 3x3 median a black or white value must be to count as an impulse
   (train.layers.ImpulseReject);
 - ``global_gate``: the correction is scaled by one number per frame, a sigmoid of the 1/8 features averaged
@@ -40,8 +45,10 @@ GATE_BIAS = 0.0  # global_gate: the gate starts half open (sigmoid(0) = 0.5), wh
 
 def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: bool = False, residual: bool = True,
                  full_res: int = 0, impulse_threshold: float = 0.5, global_gate: bool = False,
-                 **_ignored) -> "keras.Model":  # noqa: F821
-    """The camera denoiser: ``width`` channels at 1/2 resolution, doubling at 1/4 and 1/8."""
+                 start_scale: int = 2, **_ignored) -> "keras.Model":  # noqa: F821
+    """The camera denoiser: ``width`` channels at 1/2 resolution, doubling at 1/4 and 1/8.
+
+    ``start_scale=4`` drops the 1/2 level (2 * width channels at 1/4, 4 * width at 1/8): see the module's notes."""
     import keras
     from keras import layers
 
@@ -62,25 +69,35 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
     w1, w2, w3 = width, 2 * width, 4 * width
     inputs = keras.Input((None, None, 3), name="noisy")
     source = ImpulseReject(impulse_threshold, name="impulse_reject")(inputs) if impulse_reject else inputs
-    if full_res:
-        full = conv(source, full_res, "full")                              # full resolution
-        h2 = conv(full, w1, "stem", strides=2)                             # 1/2
+    if start_scale == 4:  # no 1/2 level: each 4x4 block of the input becomes 48 channels at 1/4
+        h4 = conv(PixelShuffle(4, unshuffle=True, name="unshuffle")(source), w2, "stem")  # 1/4
     else:
-        h2 = conv(PixelShuffle(2, unshuffle=True, name="unshuffle")(source), w1, "stem")  # 1/2
-    h2 = conv(h2, w1, "enc2")
-    h4 = conv(h2, w2, "down4", strides=2)                              # 1/4
+        if full_res:
+            full = conv(source, full_res, "full")                          # full resolution
+            h2 = conv(full, w1, "stem", strides=2)                         # 1/2
+        else:
+            h2 = conv(PixelShuffle(2, unshuffle=True, name="unshuffle")(source), w1, "stem")  # 1/2
+        h2 = conv(h2, w1, "enc2")
+        h4 = conv(h2, w2, "down4", strides=2)                          # 1/4
     h4 = conv(h4, w2, "enc4")
     h8 = conv(h4, w3, "down8", strides=2)                              # 1/8
     h8 = conv(h8, w3, "enc8")
     u4 = PixelShuffle(2, name="up4")(h8)                               # w3 / 4 channels at 1/4
     u4 = conv(q(layers.Concatenate(name="merge4")([u4, h4]), "merge4"), w2, "dec4")
-    u2 = PixelShuffle(2, name="up2")(u4)                               # w2 / 4 at 1/2
-    u2 = conv(q(layers.Concatenate(name="merge2")([u2, h2]), "merge2"), w1, "dec2")
-    if full_res:  # w1 / 4 decoder channels at full resolution, beside the input's own features
-        merged = q(layers.Concatenate(name="merge1")([PixelShuffle(2, name="up1")(u2), full]), "merge1")
-        x = conv(merged, 3, "correction", activation=None)
+    if start_scale == 4:
+        if full_res:  # full_res decoder channels at full resolution, beside the (impulse-free) input
+            up = PixelShuffle(4, name="up1")(conv(u4, 16 * full_res, "expand"))
+            x = conv(q(layers.Concatenate(name="merge1")([up, source]), "merge1"), 3, "correction", activation=None)
+        else:
+            x = PixelShuffle(4, name="shuffle")(conv(u4, 48, "correction", activation=None))
     else:
-        x = PixelShuffle(2, name="shuffle")(conv(u2, 12, "correction", activation=None))
+        u2 = PixelShuffle(2, name="up2")(u4)                           # w2 / 4 at 1/2
+        u2 = conv(q(layers.Concatenate(name="merge2")([u2, h2]), "merge2"), w1, "dec2")
+        if full_res:  # w1 / 4 decoder channels at full resolution, beside the input's own features
+            merged = q(layers.Concatenate(name="merge1")([PixelShuffle(2, name="up1")(u2), full]), "merge1")
+            x = conv(merged, 3, "correction", activation=None)
+        else:
+            x = PixelShuffle(2, name="shuffle")(conv(u2, 12, "correction", activation=None))
     if global_gate:  # how much of the correction to apply, one number per frame, from the whole frame's 1/8 features
         pooled = layers.GlobalAveragePooling2D(keepdims=True, name="gate_pool")(h8)
         hidden = conv1x1(q(pooled, "gate_pool"), GATE_HIDDEN, "gate_hidden", "relu6")

@@ -47,6 +47,7 @@ class TrainConfig:
     full_res: int = 0  # camnet: width of its full-resolution stage (0: none; train.camnet)
     impulse_threshold: float = 0.5  # with impulse_reject: the least distance from the 3x3 median that makes an impulse
     global_gate: bool = False  # camnet: scale the correction by a per-frame gate from the whole frame (train.camnet)
+    start_scale: int = 2  # camnet: resolution of its first level, 1/2 or 1/4 (train.camnet)
     # batch_size and learning_rate are per replica; both scale with the replica count
     # "bfloat16": compute in bfloat16, keep float32 weights (Keras mixed_bfloat16); about 2x on CPUs with
     # AVX-512 BF16 or AMX and on recent GPUs; the saved model.keras is float32 either way
@@ -87,6 +88,8 @@ class TrainConfig:
                     kwargs["impulse_threshold"] = self.impulse_threshold
             if self.global_gate:
                 kwargs["global_gate"] = True
+            if self.start_scale != TrainConfig.start_scale:
+                kwargs["start_scale"] = self.start_scale
         elif self.model == "backbone_unet":
             kwargs.update(backbone=self.backbone, weights=self.weights)
         return kwargs
