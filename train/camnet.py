@@ -20,7 +20,9 @@ and second convs; docs/models.md). camnet avoids that by construction:
   1/4 (2 * width channels, 4 * width at 1/8), and with ``full_res=N`` a conv at 1/4 makes 16 * N channels that
   a pixel shuffle turns into N at full resolution, beside the input, for the one full-resolution conv (the
   output's). Narrow layers at 1/2 and full resolution run far below the CPU's int8 rate, so this trades them
-  for wide ones (experiments/camnet_speed_variants.py, docs/models.md);
+  for wide ones (experiments/camnet_speed_variants.py, docs/models.md). Its correction conv starts at zero
+  (the model starts as the identity): from the usual random start at --lr 2e-3 the first epochs pushed whole
+  frames below 0, where the clip passes no gradient back, and most ReLUs died;
 - ``impulse_threshold``: how far from its 3x3 median a black or white value must be to count as an impulse
   (train.layers.ImpulseReject);
 - ``global_gate``: the correction is scaled by one number per frame, a sigmoid of the 1/8 features averaged
@@ -57,8 +59,9 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
     def q(t, name: str):
         return FakeQuant(name=f"{name}_fq", dtype="float32")(t) if quant_aware else t
 
-    def conv(t, filters: int, name: str, strides: int = 1, activation: str | None = "relu6"):
-        out = layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation, name=name)(t)
+    def conv(t, filters: int, name: str, strides: int = 1, activation: str | None = "relu6", init: str = "glorot_uniform"):
+        out = layers.Conv2D(filters, 3, strides=strides, padding="same", activation=activation, name=name,
+                            kernel_initializer=init)(t)
         return q(out, name)
 
     def conv1x1(t, filters: int, name: str, activation: str, bias: float = 0.0):
@@ -87,9 +90,10 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
     if start_scale == 4:
         if full_res:  # full_res decoder channels at full resolution, beside the (impulse-free) input
             up = PixelShuffle(4, name="up1")(conv(u4, 16 * full_res, "expand"))
-            x = conv(q(layers.Concatenate(name="merge1")([up, source]), "merge1"), 3, "correction", activation=None)
+            x = conv(q(layers.Concatenate(name="merge1")([up, source]), "merge1"), 3, "correction", activation=None,
+                     init="zeros")
         else:
-            x = PixelShuffle(4, name="shuffle")(conv(u4, 48, "correction", activation=None))
+            x = PixelShuffle(4, name="shuffle")(conv(u4, 48, "correction", activation=None, init="zeros"))
     else:
         u2 = PixelShuffle(2, name="up2")(u4)                           # w2 / 4 at 1/2
         u2 = conv(q(layers.Concatenate(name="merge2")([u2, h2]), "merge2"), w1, "dec2")
