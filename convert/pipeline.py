@@ -104,7 +104,7 @@ def read_run(model_path: Path, model, config: ConvertConfig) -> RunInfo:
                 kwargs["impulse_threshold"] = train_cfg["impulse_threshold"]
     elif architecture == "camnet":  # its shape is width and the full-resolution stage; it has no depth
         kwargs.pop("depth", None)
-        kwargs.update({k: train_cfg[k] for k in ("full_res", "impulse_reject", "global_gate") if train_cfg.get(k)})
+        kwargs.update({k: train_cfg[k] for k in ("full_res", "impulse_reject", "global_gate", "bottom_width") if train_cfg.get(k)})
         if train_cfg.get("start_scale", 2) != 2:
             kwargs["start_scale"] = train_cfg["start_scale"]
         if train_cfg.get("impulse_reject") and train_cfg.get("impulse_threshold", 0.5) != 0.5:

@@ -71,6 +71,18 @@ def test_start_scale_4_drops_the_half_resolution_level_and_full_res_meets_the_in
     np.testing.assert_allclose(model(frame), frame, atol=1e-6, err_msg="an untrained one starts as the identity")
 
 
+def test_bottom_width_sets_the_channels_at_one_eighth_and_is_kept_in_the_run_config():
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, bottom_width=48)
+    assert model.get_layer("enc8").output.shape[-1] == 48, "instead of 4 x width"
+    assert model.get_layer("merge4").output.shape[-1] == 48 // 4 + 16, "the 1/8 features shuffled up, beside the 1/4 ones"
+    assert TrainConfig(model="camnet", bottom_width=48).model_kwargs()["bottom_width"] == 48
+    assert "bottom_width" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
+    with pytest.raises(EdgeDenoiseError, match="--bottom-width 48: camnet takes"):
+        train(TrainConfig(model="fastnet", bottom_width=48, data=str(SAMPLES)), verbose=0)
+
+
 def test_start_scale_is_a_camnet_setting_kept_in_the_run_config():
     assert TrainConfig(model="camnet", start_scale=4).model_kwargs()["start_scale"] == 4
     assert "start_scale" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
@@ -139,7 +151,7 @@ def test_an_unknown_precision_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("options", [{"full_res": 0}, {"full_res": 4},
                                      {"full_res": 4, "global_gate": True, "impulse_threshold": 0.1},
-                                     {"start_scale": 4, "full_res": 2}])
+                                     {"start_scale": 4, "full_res": 2}, {"full_res": 2, "bottom_width": 16}])
 def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path, options):
     """The camera path's file: int8 inside, uint8 frames in and out, the training ranges kept."""
     from convert import ConvertConfig, convert_run

@@ -23,6 +23,7 @@ and second convs; docs/models.md). camnet avoids that by construction:
   for wide ones (experiments/camnet_speed_variants.py, docs/models.md). Its correction conv starts at zero
   (the model starts as the identity): from the usual random start at --lr 2e-3 the first epochs pushed whole
   frames below 0, where the clip passes no gradient back, and most ReLUs died;
+- ``bottom_width``: channels at 1/8 (default 4 * width), where layers are wide and cheap per pixel;
 - ``impulse_threshold``: how far from its 3x3 median a black or white value must be to count as an impulse
   (train.layers.ImpulseReject);
 - ``global_gate``: the correction is scaled by one number per frame, a sigmoid of the 1/8 features averaged
@@ -47,10 +48,11 @@ GATE_BIAS = 0.0  # global_gate: the gate starts half open (sigmoid(0) = 0.5), wh
 
 def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: bool = False, residual: bool = True,
                  full_res: int = 0, impulse_threshold: float = 0.5, global_gate: bool = False,
-                 start_scale: int = 2, **_ignored) -> "keras.Model":  # noqa: F821
+                 start_scale: int = 2, bottom_width: int = 0, **_ignored) -> "keras.Model":  # noqa: F821
     """The camera denoiser: ``width`` channels at 1/2 resolution, doubling at 1/4 and 1/8.
 
-    ``start_scale=4`` drops the 1/2 level (2 * width channels at 1/4, 4 * width at 1/8): see the module's notes."""
+    ``start_scale=4`` drops the 1/2 level (2 * width channels at 1/4, 4 * width at 1/8): see the module's notes.
+    ``bottom_width``: channels at 1/8 instead of 4 * width."""
     import keras
     from keras import layers
 
@@ -69,7 +71,7 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
                             bias_initializer=keras.initializers.Constant(bias))(t)
         return q(out, name)
 
-    w1, w2, w3 = width, 2 * width, 4 * width
+    w1, w2, w3 = width, 2 * width, bottom_width or 4 * width
     inputs = keras.Input((None, None, 3), name="noisy")
     source = ImpulseReject(impulse_threshold, name="impulse_reject")(inputs) if impulse_reject else inputs
     if start_scale == 4:  # no 1/2 level: each 4x4 block of the input becomes 48 channels at 1/4

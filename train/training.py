@@ -369,6 +369,9 @@ def check_options(config: TrainConfig) -> None:
     if config.start_scale not in (2, 4) or (config.start_scale != TrainConfig.start_scale and config.model != "camnet"):
         raise EdgeDenoiseError(f"--start-scale {config.start_scale}: camnet starts at 1/2 (2) or 1/4 (4) resolution "
                                "(other models: leave it at 2)")
+    if config.bottom_width < 0 or (config.bottom_width and config.model != "camnet"):
+        raise EdgeDenoiseError(f"--bottom-width {config.bottom_width}: camnet takes a width of 0 (4 x --width) or more "
+                               "(other models: leave it at 0)")
     if config.full_res < 0 or (config.full_res and config.model != "camnet"):
         raise EdgeDenoiseError(f"--full-res {config.full_res}: camnet takes a width of 0 or more (other models: leave it at 0)")
     if config.background_margin < 0 or (config.background_margin and not (
