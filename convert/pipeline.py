@@ -102,13 +102,12 @@ def read_run(model_path: Path, model, config: ConvertConfig) -> RunInfo:
             kwargs["impulse_reject"] = True
             if train_cfg.get("impulse_threshold", 0.5) != 0.5:
                 kwargs["impulse_threshold"] = train_cfg["impulse_threshold"]
-    elif architecture == "camnet":  # its shape is width and the full-resolution stage; it has no depth
-        kwargs.pop("depth", None)
-        kwargs.update({k: train_cfg[k] for k in ("full_res", "impulse_reject", "global_gate", "bottom_width") if train_cfg.get(k)})
-        if train_cfg.get("start_scale", 2) != 2:
-            kwargs["start_scale"] = train_cfg["start_scale"]
-        if train_cfg.get("impulse_reject") and train_cfg.get("impulse_threshold", 0.5) != 0.5:
-            kwargs["impulse_threshold"] = train_cfg["impulse_threshold"]
+    elif architecture == "camnet":  # the kwargs train built it with (one list of camnet's options: TrainConfig's)
+        from train.config import TrainConfig
+
+        known = {f.name for f in dataclasses.fields(TrainConfig)}
+        kwargs = TrainConfig(**{k: v for k, v in train_cfg.items() if k in known}).model_kwargs()
+        kwargs.pop("quant_aware", None)  # the sidecar rebuilds the float model
     elif (train_cfg.get("unshuffle") or 1) != 1:
         kwargs["unshuffle"] = train_cfg["unshuffle"]
     data = config.data or train_cfg.get("data") or os.environ.get(DATA_ENV)

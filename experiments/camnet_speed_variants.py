@@ -77,6 +77,7 @@ def convert_variant(root: Path, name: str, kwargs: dict, data: str) -> Path:
     speed does not depend on weights), converted by convert_run to int8 with uint8 I/O at 480x640, as the
     shipped file was (without range tuning, which moves ranges, not ops)."""
     from convert import ConvertConfig, convert_run
+    from edge_runtime.errors import EdgeDenoiseError
     from train.camnet import build_camnet
     from train.training import init_weights
 
@@ -85,7 +86,7 @@ def convert_variant(root: Path, name: str, kwargs: dict, data: str) -> Path:
     model = build_camnet(quant_aware=True, **kwargs)
     try:
         init_weights(model, str(SHIPPED_KERAS))
-    except Exception:  # another shape: fresh weights, ranges calibrated by the converter
+    except EdgeDenoiseError:  # another shape: fresh weights, ranges calibrated by the converter
         pass
     model.save(run / "model.keras")
     train_cfg = {**json.loads(SHIPPED_CONFIG.read_text())["train"], **kwargs, "data": data}
