@@ -121,6 +121,53 @@ def test_gate_and_impulse_threshold_are_camnet_settings_kept_in_the_run_config()
         train(TrainConfig(model="camnet", impulse_reject=True, impulse_threshold=1.5, data=str(SAMPLES)), verbose=0)
 
 
+def _sample_photo(size: int = 64) -> np.ndarray:
+    import cv2
+
+    path = sorted(SAMPLES.rglob("*.jpg"))[0]
+    image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
+    return cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA).astype(np.float32)[None] / 255.0
+
+
+def test_level_input_measures_the_noise_in_the_graph_and_its_gate_lets_a_frame_through():
+    """The network is told how noisy the frame is (FFDNet's noise-level input), measured by fixed weights:
+    the finest diagonal Haar band, averaged over the frame, rises with the noise; nothing learnt reads it."""
+    import keras
+
+    from train.camnet import LEVEL_GATE_BIAS
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, full_res=4, impulse_reject=True, level_input=True)
+    assert not model.get_layer("level_band").trainable_weights, "the estimate is fixed, not learnt"
+    level = keras.Model(model.input, model.get_layer("level").output)
+    clean = _sample_photo()
+    rng = np.random.default_rng(0)
+    readings = [float(np.sum(level(np.clip(clean + rng.normal(0, sigma, clean.shape), 0, 1).astype(np.float32))))
+                for sigma in (0.0, 0.02, 0.05, 0.1, 0.2)]
+    assert readings == sorted(readings) and readings[0] < readings[2] / 3, readings
+    gate = keras.Model(model.input, model.get_layer("level_gate").output)(clean)
+    assert gate.shape == (1, 1, 1, 1) and np.allclose(gate, 1 / (1 + np.exp(-LEVEL_GATE_BIAS)), atol=0.05), \
+        "one number per frame, starting open: it fine-tunes a trained model"
+    kernel, _ = model.get_layer("level_gate").get_weights()
+    model.get_layer("level_gate").set_weights([kernel, np.array([-30.0], np.float32)])  # closed
+    assert np.allclose(model(clean), clean, atol=1e-6), "a closed gate passes the frame through"
+
+
+def test_level_input_is_a_camnet_setting_kept_in_the_run_config_and_fine_tunes_a_model_without_it(tmp_path):
+    from train.models import create_model
+    from train.training import init_weights
+
+    assert TrainConfig(model="camnet", level_input=True).model_kwargs()["level_input"] is True
+    assert "level_input" not in TrainConfig(model="camnet").model_kwargs()
+    for wrong in ({"model": "unet"}, {"model": "camnet", "start_scale": 4}):
+        with pytest.raises(EdgeDenoiseError, match="--level-input: only camnet takes it, with --start-scale 2"):
+            train(TrainConfig(level_input=True, data=str(SAMPLES), **wrong), verbose=0)
+    plain = create_model("camnet", width=8, full_res=4)
+    plain.save(tmp_path / "plain.keras")
+    fresh = init_weights(create_model("camnet", width=8, full_res=4, level_input=True), str(tmp_path / "plain.keras"))
+    assert sorted(fresh) == ["level_bias", "level_gate", "level_hidden"], "only the parts the option adds start anew"
+
+
 def test_quant_aware_camnet_rounds_every_tensor_the_int8_file_holds():
     from train.layers import FakeQuant
     from train.models import create_model
@@ -151,6 +198,7 @@ def test_an_unknown_precision_is_one_line(tmp_path):
 
 @pytest.mark.parametrize("options", [{"full_res": 0}, {"full_res": 4},
                                      {"full_res": 4, "global_gate": True, "impulse_threshold": 0.1},
+                                     {"full_res": 4, "level_input": True},
                                      {"start_scale": 4, "full_res": 2}, {"full_res": 2, "bottom_width": 16}])
 def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path, options):
     """The camera path's file: int8 inside, uint8 frames in and out, the training ranges kept."""

@@ -33,6 +33,15 @@ and second convs; docs/models.md). camnet avoids that by construction:
   one MUL, which XNNPACK takes into its int8 partitions (no partition more than without the gate). Tried
   and not shipped: fine-tuned from the shipped float model, the gate settled at 0.8-0.95 on every kind of
   frame, clean ones included (experiments/camnet_gate.py, docs/models.md);
+- ``level_input``: the noise level as an input, FFDNet-style, measured in the graph rather than learnt: a fixed
+  2x2 stride-2 conv takes each colour's finest diagonal Haar band (a - b - c + d) / 2, which holds little of a
+  natural image and all of white noise, ReLUs split it into its positive and negative halves (|band|, with
+  ops int8 keeps), and the frame's mean of each is the estimate (the runtime's own haar-MAD estimator,
+  edge_runtime.noise_level, reads the same band with a median). Two 1x1 convs turn those six numbers into a
+  per-frame bias on the first conv at 1/2 (what FFDNet's constant noise-level map does to its first conv;
+  starts at zero) and a per-frame gate on the correction (starts open, 0.95), so a clean frame, or one whose
+  only noise the impulse stage already took out, can pass through. The global gate above learnt its number
+  from pooled 1/8 features and never told a clean frame from light noise;
 - ``quant_aware`` puts a FakeQuant after every tensor the int8 file holds, for quantization-aware
   training (train.layers.FakeQuant; identities outside training, so the float graph is the same).
 
@@ -44,11 +53,25 @@ from __future__ import annotations
 
 GATE_HIDDEN = 16  # global_gate: channels between the pooled features and the gate
 GATE_BIAS = 0.0  # global_gate: the gate starts half open (sigmoid(0) = 0.5), where it learns fastest
+LEVEL_SCALE = 16.0  # level_input: the band's gain, so that white noise of sigma 0.1 reads about 0.6 per half
+LEVEL_GATE_BIAS = 3.0  # level_input: its gate starts open (sigmoid(3) = 0.95): it fine-tunes a trained model
+
+
+def haar_diagonal_kernel(channels: int = 3, scale: float = LEVEL_SCALE) -> "np.ndarray":  # noqa: F821
+    """A 2x2 kernel, ``channels`` -> 2 * channels: + and - the diagonal Haar band of each channel, times ``scale``."""
+    import numpy as np
+
+    band = np.array([[0.5, -0.5], [-0.5, 0.5]], np.float32) * scale
+    kernel = np.zeros((2, 2, channels, 2 * channels), np.float32)
+    for c in range(channels):
+        kernel[:, :, c, 2 * c], kernel[:, :, c, 2 * c + 1] = band, -band
+    return kernel
 
 
 def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: bool = False, residual: bool = True,
                  full_res: int = 0, impulse_threshold: float = 0.5, global_gate: bool = False,
-                 start_scale: int = 2, bottom_width: int = 0, **_ignored) -> "keras.Model":  # noqa: F821
+                 start_scale: int = 2, bottom_width: int = 0, level_input: bool = False,
+                 **_ignored) -> "keras.Model":  # noqa: F821
     """The camera denoiser: ``width`` channels at 1/2 resolution, doubling at 1/4 and 1/8.
 
     ``start_scale=4`` drops the 1/2 level (2 * width channels at 1/4, 4 * width at 1/8): see the module's notes.
@@ -74,14 +97,29 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
     w1, w2, w3 = width, 2 * width, bottom_width or 4 * width
     inputs = keras.Input((None, None, 3), name="noisy")
     source = ImpulseReject(impulse_threshold, name="impulse_reject")(inputs) if impulse_reject else inputs
+    level = None
+    if level_input:  # the frame's noise level, from a fixed Haar band (see the module's notes): six numbers per frame
+        if start_scale != 2:
+            raise ValueError("level_input: camnet with start_scale 2 only")
+        band = layers.Conv2D(6, 2, strides=2, use_bias=False, activation="relu", trainable=False, name="level_band",
+                             kernel_initializer=keras.initializers.Constant(haar_diagonal_kernel()))(source)
+        pooled = layers.GlobalAveragePooling2D(keepdims=True, name="level")(q(band, "level_band"))
+        level = conv1x1(q(pooled, "level"), GATE_HIDDEN, "level_hidden", "relu6")
     if start_scale == 4:  # no 1/2 level: each 4x4 block of the input becomes 48 channels at 1/4
         h4 = conv(PixelShuffle(4, unshuffle=True, name="unshuffle")(source), w2, "stem")  # 1/4
     else:
         if full_res:
             full = conv(source, full_res, "full")                          # full resolution
-            h2 = conv(full, w1, "stem", strides=2)                         # 1/2
+            stem_input, stem_strides = full, 2
         else:
-            h2 = conv(PixelShuffle(2, unshuffle=True, name="unshuffle")(source), w1, "stem")  # 1/2
+            stem_input, stem_strides = PixelShuffle(2, unshuffle=True, name="unshuffle")(source), 1
+        if level is None:
+            h2 = conv(stem_input, w1, "stem", strides=stem_strides)       # 1/2
+        else:  # the level as a per-frame bias before the stem's ReLU6, as FFDNet's noise map enters its first conv
+            bias = layers.Conv2D(w1, 1, name="level_bias", kernel_initializer="zeros")(level)
+            pre = conv(stem_input, w1, "stem", strides=stem_strides, activation=None)
+            h2 = layers.ReLU(6.0, name="stem_relu")(layers.Add(name="stem_level")([pre, q(bias, "level_bias")]))
+            h2 = q(h2, "stem_level")
         h2 = conv(h2, w1, "enc2")
         h4 = conv(h2, w2, "down4", strides=2)                          # 1/4
     h4 = conv(h4, w2, "enc4")
@@ -109,6 +147,9 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
         hidden = conv1x1(q(pooled, "gate_pool"), GATE_HIDDEN, "gate_hidden", "relu6")
         gate = conv1x1(hidden, 1, "gate", "sigmoid", bias=GATE_BIAS)
         x = q(layers.Multiply(name="gated")([x, gate]), "gated")
+    if level is not None:  # how much of the correction to apply, from the measured level
+        gate = conv1x1(level, 1, "level_gate", "sigmoid", bias=LEVEL_GATE_BIAS)
+        x = q(layers.Multiply(name="level_gated")([x, gate]), "level_gated")
     if residual:
         x = q(layers.Add(name="residual")([source, x]), "residual")
         outputs = ClipToUnit(name="denoised", dtype="float32")(x)

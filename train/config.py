@@ -49,6 +49,7 @@ class TrainConfig:
     global_gate: bool = False  # camnet: scale the correction by a per-frame gate from the whole frame (train.camnet)
     start_scale: int = 2  # camnet: resolution of its first level, 1/2 or 1/4 (train.camnet)
     bottom_width: int = 0  # camnet: channels at 1/8 (0: 4 x width; train.camnet)
+    level_input: bool = False  # camnet: the frame's noise level, measured in the graph, as an input (train.camnet)
     # batch_size and learning_rate are per replica; both scale with the replica count
     # "bfloat16": compute in bfloat16, keep float32 weights (Keras mixed_bfloat16); about 2x on CPUs with
     # AVX-512 BF16 or AMX and on recent GPUs; the saved model.keras is float32 either way
@@ -93,6 +94,8 @@ class TrainConfig:
                 kwargs["start_scale"] = self.start_scale
             if self.bottom_width:
                 kwargs["bottom_width"] = self.bottom_width
+            if self.level_input:
+                kwargs["level_input"] = True
         elif self.model == "backbone_unet":
             kwargs.update(backbone=self.backbone, weights=self.weights)
         return kwargs

@@ -366,6 +366,8 @@ def check_options(config: TrainConfig) -> None:
                                "with --impulse-reject")
     if config.global_gate and config.model != "camnet":
         raise EdgeDenoiseError("--global-gate: only camnet takes it (other models: leave it off)")
+    if config.level_input and (config.model != "camnet" or config.start_scale != 2):
+        raise EdgeDenoiseError("--level-input: only camnet takes it, with --start-scale 2 (other models: leave it off)")
     if config.start_scale not in (2, 4) or (config.start_scale != TrainConfig.start_scale and config.model != "camnet"):
         raise EdgeDenoiseError(f"--start-scale {config.start_scale}: camnet starts at 1/2 (2) or 1/4 (4) resolution "
                                "(other models: leave it at 2)")

@@ -42,6 +42,7 @@ def train(
     impulse_reject: Annotated[Optional[bool], typer.Option("--impulse-reject/--no-impulse-reject", help="fastnet, camnet: replace impulses (black or white values far from their 3x3 median: dead pixels, salt-and-pepper) by that median before the network; no weights, so --init-from a model without it works. [default: off]")] = None,
     impulse_threshold: Annotated[Optional[float], typer.Option(help="With --impulse-reject: how far (0-1) a black or white value must lie from its 3x3 median to be replaced. [default: 0.5]")] = None,
     global_gate: Annotated[Optional[bool], typer.Option("--global-gate/--no-global-gate", help="camnet: scale the correction by one number per frame, computed from the whole frame (meant to let clean frames through; in the trials in docs/models.md it did not learn to). [default: off]")] = None,
+    level_input: Annotated[Optional[bool], typer.Option("--level-input/--no-level-input", help="camnet: measure the frame's noise level in the graph (a fixed Haar band, averaged) and give it to the network: a bias on its first conv and a gate on its correction, so clean frames can pass through. [default: off]")] = None,
     full_res: Annotated[Optional[int], typer.Option(help="camnet: width of a thin full-resolution stage (an input conv whose features join the output conv); 0: none. [default: 0]")] = None,
     bottom_width: Annotated[Optional[int], typer.Option(help="camnet: channels at 1/8 resolution; 0: 4 x --width. [default: 0]")] = None,
     start_scale: Annotated[Optional[int], typer.Option(help="camnet: resolution of the first level, 1/2 (2) or 1/4 (4: no 1/2 level; --full-res N then shuffles N decoder channels up to meet the input in one full-resolution conv). [default: 2]")] = None,
@@ -74,7 +75,7 @@ def train(
         init_from=str(init_from) if init_from else None, background_margin=background_margin,
         quant_aware=quant_aware, impulse_reject=impulse_reject, precision=precision, full_res=full_res,
         impulse_threshold=impulse_threshold, global_gate=global_gate, start_scale=start_scale,
-        bottom_width=bottom_width,
+        bottom_width=bottom_width, level_input=level_input,
     )
     for name in ("augment", "attention"):  # "none" switches off what a --config turned on
         if str(getattr(cfg, name)).lower() == "none":
