@@ -1,4 +1,4 @@
-"""Does camnet's per-frame gate (--global-gate) learn to close on clean frames?
+"""Does camnet's per-frame gate (--global-gate or --level-input) learn to close on clean frames?
 
     .venv/bin/python experiments/camnet_gate.py runs/camg/gate/model.keras [MORE.keras ...] --data DATA \
         --out benchmarks/results/camnet_gate_trials/gates.json
@@ -25,7 +25,7 @@ NOISES = ("gaussian:0", "saltpepper:0.05", "camera:4", "gaussian:0.05", "gaussia
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("models", nargs="+", type=Path, help="camnet .keras files trained with --global-gate")
+    ap.add_argument("models", nargs="+", type=Path, help="camnet .keras files trained with --global-gate or --level-input")
     ap.add_argument("--data", required=True, help="the Pistachio Image Dataset")
     ap.add_argument("--count", type=int, default=40, help="test images")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "camnet_gate_trials" / "gates.json")
@@ -43,7 +43,8 @@ def main(argv=None) -> int:
     rows = []
     for path in args.models:
         model = load_keras_model(path)
-        gate = keras.Model(model.input, model.get_layer("gate").output)
+        names = {layer.name for layer in model.layers}
+        gate = keras.Model(model.input, model.get_layer("level_gate" if "level_gate" in names else "gate").output)
         for noise in NOISES:
             values = np.asarray(gate.predict(parse_noise(noise).apply(clean, np.random.default_rng(2)), verbose=0)).ravel()
             rows.append({"model": str(path), "noise": noise, "gate_mean": float(values.mean()),

@@ -38,6 +38,7 @@ VARIANTS = {
     "width_16_full_res_8": {**SHIPPED, "width": 16, "full_res": 8},
     "width_16_no_full_res": {**SHIPPED, "width": 16, "full_res": 0},
     "bottom_width_192": {**SHIPPED, "bottom_width": 192},  # twice the channels at 1/8
+    "level_input": {**SHIPPED, "level_input": True},  # the noise level measured in the graph (train.camnet)
     # no 1/2 level (train.camnet start_scale=4): 2 x width at 1/4, 4 x width at 1/8
     "quarter_w32_full_res_4": {**SHIPPED, "start_scale": 4, "width": 32, "full_res": 4},
     "quarter_w32_full_res_4_no_impulse": {**SHIPPED, "start_scale": 4, "width": 32, "full_res": 4, "impulse_reject": False},
