@@ -41,7 +41,9 @@ and second convs; docs/models.md). camnet avoids that by construction:
   per-frame bias on the first conv at 1/2 (what FFDNet's constant noise-level map does to its first conv;
   starts at zero) and a per-frame gate on the correction (starts open, 0.95), so a clean frame, or one whose
   only noise the impulse stage already took out, can pass through. The global gate above learnt its number
-  from pooled 1/8 features and never told a clean frame from light noise;
+  from pooled 1/8 features and never told a clean frame from light noise. Tried and not shipped: this gate
+  follows the noise but does not close either, because faint camera noise reads like a clean frame
+  (experiments/clean_or_faint_noise.py), and the branch costs 10 ms per VGA int8 frame (docs/models.md);
 - ``quant_aware`` puts a FakeQuant after every tensor the int8 file holds, for quantization-aware
   training (train.layers.FakeQuant; identities outside training, so the float graph is the same).
 
