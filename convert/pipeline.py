@@ -224,6 +224,11 @@ def convert_run(config: ConvertConfig, log: Callable[[str], None] = print) -> Co
                                f"(e.g. runs/unet/model.keras)")
     model = load_keras_model(model_path)
     info = read_run(model_path, model, config)
+    if info.architecture == "camnet":  # the same float model, its full-resolution features sized for int8
+        from train.camnet import balance_full_res
+
+        if (gain := balance_full_res(model)) is not None:
+            log(f"camnet: full-resolution features carried {gain:.2f}x larger, on the last merge's int8 scale")
     spec = parse_noise(info.noise)
     calib_spec = parse_noise(config.calib_noise) if config.calib_noise else spec
     multiple = size_multiple_of(model, info.architecture, info.model_kwargs)

@@ -168,6 +168,29 @@ def test_level_input_is_a_camnet_setting_kept_in_the_run_config_and_fine_tunes_a
     assert sorted(fresh) == ["level_bias", "level_gate", "level_hidden"], "only the parts the option adds start anew"
 
 
+def test_balancing_the_full_resolution_features_keeps_the_float_model_and_fills_the_merge_range():
+    """int8 gives the last merge one scale: the full-resolution features (range 0-1.6 in the shipped model) were
+    rounded on the decoder's 0-6 grid. Carried g times larger, with the convs that read them divided by g, the
+    float model is the same and their int8 grid is g times finer."""
+    import keras
+
+    from train.camnet import balance_full_res
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, full_res=4, quant_aware=True)
+    frame = _sample_photo()
+    full_high = float(np.max(keras.Model(model.input, model.get_layer("full").output)(frame)))
+    model.get_layer("full_fq").high.assign(full_high)  # as if trained on this frame
+    model.get_layer("merge1_fq").high.assign(6.0)
+    before = np.asarray(model(frame))
+    gain = balance_full_res(model, fill=0.9)
+    assert gain == pytest.approx(0.9 * 6.0 / full_high, rel=1e-5)
+    assert float(model.get_layer("full_fq").high.numpy()) == pytest.approx(0.9 * 6.0, rel=1e-5)
+    assert np.allclose(model(frame), before, atol=1e-5), "the same float model"
+    assert balance_full_res(create_model("camnet", width=8, quant_aware=True)) is None, "no full-resolution stage"
+    assert balance_full_res(create_model("camnet", width=8, full_res=4)) is None, "no trained ranges to balance"
+
+
 def test_quant_aware_camnet_rounds_every_tensor_the_int8_file_holds():
     from train.layers import FakeQuant
     from train.models import create_model

@@ -59,6 +59,43 @@ LEVEL_SCALE = 16.0  # level_input: the band's gain, so that white noise of sigma
 LEVEL_GATE_BIAS = 3.0  # level_input: its gate starts open (sigmoid(3) = 0.95): it fine-tunes a trained model
 
 
+MERGE_FILL = 0.9  # balance_full_res: the full-resolution features' trained range fills this much of ReLU6's
+
+
+def balance_full_res(model, fill: float = MERGE_FILL) -> float | None:
+    """Carry a quantization-aware camnet's full-resolution features on the scale of the decoder's, for int8.
+
+    The last merge concatenates the decoder's features (ReLU6, trained range 0-6) with the full-resolution
+    conv's (0-1.6 in the shipped model), and an int8 tensor has one scale, so those were rounded on a grid
+    3.7x coarser than their own: most of the file's int8 loss (experiments/int8_layers.py). The float model is
+    the same with the full conv's kernel and bias times g, the convs that read it (the strided stem and the
+    correction conv's full-resolution inputs) divided by g, and its trained range times g; g makes that range
+    fill ``fill`` of the merge's, so ReLU6's cap (6 / g of the old scale) stays above what training saw. Changes
+    ``model`` in place and returns g; None (nothing changed) for a model without both trained ranges.
+    """
+    names = {layer.name for layer in model.layers}
+    if not {"full", "stem", "correction", "full_fq", "merge1_fq"} <= names:
+        return None
+    full_fq, merge_fq = model.get_layer("full_fq"), model.get_layer("merge1_fq")
+    full_high, merge_high = float(full_fq.high.numpy()), min(float(merge_fq.high.numpy()), 6.0)
+    if full_high <= 0.0 or merge_high <= 0.0 or float(full_fq.low.numpy()) != 0.0:
+        return None  # untrained ranges, or not the ReLU6 features this is written for
+    gain = fill * merge_high / full_high
+    if gain <= 1.0:
+        return None
+    full, stem, correction = (model.get_layer(name) for name in ("full", "stem", "correction"))
+    kernel, bias = full.get_weights()
+    full.set_weights([kernel * gain, bias * gain])
+    kernel, bias = stem.get_weights()
+    stem.set_weights([kernel / gain, bias])
+    kernel, bias = correction.get_weights()  # merge1 = [the decoder's channels, the full-resolution ones]
+    kernel = kernel.copy()
+    kernel[:, :, -full.filters:, :] /= gain
+    correction.set_weights([kernel, bias])
+    full_fq.high.assign(full_high * gain)
+    return gain
+
+
 def haar_diagonal_kernel(channels: int = 3, scale: float = LEVEL_SCALE) -> "np.ndarray":  # noqa: F821
     """A 2x2 kernel, ``channels`` -> 2 * channels: + and - the diagonal Haar band of each channel, times ``scale``."""
     import numpy as np
