@@ -42,18 +42,16 @@ def main(argv=None) -> int:
     from convert.fixed_shape import fixed_shape_model
     from edge_runtime.atomic import write_json_atomic
     from edge_runtime.noise import parse_noise
-    from train.data import load_images, make_manifest
     from train.camnet import balance_full_res
+    from train.data import load_images, make_manifest
     from train.evaluate import load_keras_model
-    from train.layers import FakeQuant
+    from train.layers import fake_quant_at_inference
 
     clean = load_images(args.data, make_manifest(args.data)["splits"]["test"][: args.count], 128).astype(np.float32) / 255.0
     noisy = {noise: parse_noise(noise).apply(clean, np.random.default_rng(2)) for noise in args.noise}
 
     def score(model, images, rounded: bool) -> float:
-        for layer in model.layers:
-            if isinstance(layer, FakeQuant):
-                layer.at_inference = rounded
+        fake_quant_at_inference(model, rounded)  # as convert exports it
         model.predict_function = None  # the flag is read when predict is traced
         out = model.predict(images, batch_size=16, verbose=0)
         return float(np.mean([structural_similarity(c, o, data_range=1.0, channel_axis=-1) for c, o in zip(clean, out)]))

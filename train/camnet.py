@@ -57,8 +57,6 @@ GATE_HIDDEN = 16  # global_gate: channels between the pooled features and the ga
 GATE_BIAS = 0.0  # global_gate: the gate starts half open (sigmoid(0) = 0.5), where it learns fastest
 LEVEL_SCALE = 16.0  # level_input: the band's gain, so that white noise of sigma 0.1 reads about 0.6 per half
 LEVEL_GATE_BIAS = 3.0  # level_input: its gate starts open (sigmoid(3) = 0.95): it fine-tunes a trained model
-
-
 MERGE_FILL = 0.9  # balance_full_res: the full-resolution features' trained range fills this much of ReLU6's
 
 
