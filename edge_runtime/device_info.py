@@ -21,6 +21,25 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The instruction-set extensions that move LiteRT/XNNPACK's speed: int8 dot products (VNNI, Arm dotprod and
+# i8mm), bf16 and fp16 arithmetic, Intel AMX tiles. Two clouds' "Intel(R) Xeon(R) Processor" differ in these.
+SPEED_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16", "amx_int8", "amx_bf16",
+               "asimddp", "i8mm", "bf16", "fphp", "asimdhp", "sve")
+
+
+def cpu_flags(cpuinfo: str | None = None) -> list[str]:
+    """Which of SPEED_FLAGS this CPU reports (/proc/cpuinfo 'flags' on x86, 'Features' on Arm); [] where unknown."""
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="replace") if cpuinfo is None else cpuinfo
+    except OSError:
+        return []
+    for line in text.splitlines():
+        if line.split(":", 1)[0].strip() in ("flags", "Features") and ":" in line:
+            present = set(line.split(":", 1)[1].split())
+            return [f for f in SPEED_FLAGS if f in present]
+    return []
+
+
 def board_model() -> str | None:
     """The board name on Raspberry Pi and Jetson (device tree), else None."""
     for path in ("/proc/device-tree/model", "/sys/firmware/devicetree/base/model"):
@@ -36,7 +55,8 @@ def device_info(engine=None) -> dict:
     import numpy as np
 
     info = {
-        "cpu": cpu_model(), "board": board_model(), "machine": platform.machine(), "cores": os.cpu_count(),
+        "cpu": cpu_model(), "cpu_flags": cpu_flags(), "board": board_model(), "machine": platform.machine(),
+        "cores": os.cpu_count(),
         "os": platform.platform(), "python": sys.version.split()[0], "numpy": np.__version__,
     }
     try:

@@ -201,3 +201,16 @@ def test_the_device_side_imports_no_host_tool_not_even_inside_a_function():
                 [node.module or ""] if isinstance(node, ast.ImportFrom) else []
             found += [f"{path.name}: {n}" for n in names if n.split(".")[0] in host]
     assert found == []
+
+
+def test_every_record_names_the_cpu_extensions_that_decide_its_speed():
+    """Machines that both call themselves "Intel(R) Xeon(R) Processor" differ in these (one had AMX, one not),
+    and so do the latency ratios measured on them: the records say which extensions the CPU had."""
+    from edge_runtime.device_info import cpu_flags, device_info
+
+    xeon = "processor\t: 0\nflags\t\t: fpu sse avx2 avx512f avx512_vnni amx_int8 amx_tile\n"
+    pi5 = "processor\t: 0\nFeatures\t: fp asimd evtstrm aes crc32 atomics fphp asimdhp asimddp\nCPU part\t: 0xd0b\n"
+    assert cpu_flags(xeon) == ["avx2", "avx512f", "avx512_vnni", "amx_int8"]
+    assert cpu_flags(pi5) == ["asimddp", "fphp", "asimdhp"]
+    assert cpu_flags("no such lines") == []
+    assert isinstance(device_info()["cpu_flags"], list)
