@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/backends.py edge_runtime/models/autoencoder_int8_480x640_u8io.tflite \\
         edge_runtime/models/fastnet_dynamic_480x640.tflite --runs 30 --out benchmarks/results/backends.json
 
-Loads every file three ways: LiteRT's CompiledModel (what ``run`` picks by default), the same with
-``--low-memory`` (XNNPACK's transient indirection buffers, rebuilt every run), and the classic Interpreter.
+Loads every file three ways: LiteRT's CompiledModel, the same with ``--low-memory`` (XNNPACK's transient
+indirection buffers, rebuilt every run), and the classic Interpreter (what ``run`` picks by default).
 Warms each up, then times ``--runs`` rounds in which every (file, backend) pair invokes once in turn, so
 a shared machine's drift hits all pairs alike. Prints median and minimum ms per pair and writes JSON.
 Memory per backend is in bench's and runtime_fps's rows.

@@ -240,11 +240,16 @@ def wanted_backend(backend: str) -> str:
     return backend if backend != "auto" else os.environ.get("EDGE_DENOISE_BACKEND", "auto") or "auto"
 
 
-def choose_backend(backend: str, runtime: Runtime, delegate: str | None) -> str:
-    """``compiled`` (LiteRT CompiledModel, low-memory XNNPACK) where it exists, else ``interpreter``.
+def choose_backend(backend: str, runtime: Runtime, delegate: str | None, needs_compiled: bool = False) -> str:
+    """``interpreter`` unless the run asks for what only LiteRT's CompiledModel does (``needs_compiled``:
+    ``--low-memory``, ``--fp16-arith``) or for ``compiled`` itself.
 
-    ``auto`` (the default) also honours the ``EDGE_DENOISE_BACKEND`` environment variable. External
-    delegates (``--delegate``) plug into the Interpreter only.
+    Both run the same XNNPACK kernels at the same speed (``benchmarks/backends.py``), but the
+    Interpreter releases the GIL during invoke and CompiledModel holds it, so a live source's capture
+    thread cannot drain the camera while the model runs (a 60 FPS camera's frames reached the sink
+    55 ms old against 40 with camnet at VGA: ``benchmarks/live_latency.py``), and the Interpreter
+    peaks 14 MiB lower in ``run``. ``auto`` (the default) also honours the ``EDGE_DENOISE_BACKEND``
+    environment variable. External delegates (``--delegate``) plug into the Interpreter only.
     """
 
     wanted = wanted_backend(backend)
@@ -255,7 +260,7 @@ def choose_backend(backend: str, runtime: Runtime, delegate: str | None) -> str:
         why = "--delegate needs the interpreter" if delegate else f"{runtime.name} {runtime.version} has no CompiledModel API"
         raise EdgeDenoiseError(f"backend 'compiled' is not available here ({why}): use --backend interpreter")
     if wanted == "auto":
-        return "compiled" if usable else "interpreter"
+        return "compiled" if usable and needs_compiled else "interpreter"
     return wanted
 
 
@@ -421,7 +426,7 @@ class TFLiteEngine:
             raise EdgeDenoiseError(f"{self.path}: this model {problem}")
         self.threads = check_threads(threads)
         delegates = _load_delegate(self.runtime, delegate) if delegate else None
-        self.backend = choose_backend(backend, self.runtime, delegate)
+        self.backend = choose_backend(backend, self.runtime, delegate, needs_compiled=self.fp16_arith or self.low_memory)
         self.backend_note = ""
         self._delegates = delegates
         try:
@@ -461,27 +466,20 @@ class TFLiteEngine:
         self.output_dtype = np.dtype(self._out["dtype"])
         self.in_scale, self.in_zero = self._in["quantization"]
         self.out_scale, self.out_zero = self._out["quantization"]
-        self._io = self._open_io(shape, requested=backend)
+        self._io = self._open_io(shape)
         self.name = self.metadata.get("name", self.path.stem)
         self._prepare_frame_path()
 
-    def _open_io(self, shape: tuple[int, ...], requested: str):
-        """The compiled model, or the Interpreter; ``auto`` falls back to the Interpreter when LiteRT
-        cannot compile a file (an op its CPU accelerator lacks), asking for ``compiled`` does not."""
+    def _open_io(self, shape: tuple[int, ...]):
+        """The compiled model, or the Interpreter."""
         for wanted, option in ((self.fp16_arith, "--fp16-arith"), (self.low_memory, "--low-memory")):
             if wanted and self.backend != "compiled":
                 raise EdgeDenoiseError(f"{self.path}: {option} needs the compiled backend (ai-edge-litert 2.x, which "
                                        f"passes XNNPACK flags); this run would use the {self.backend}")
         if self.backend == "compiled":
-            try:
-                flags = (COMPILED_XNNPACK_FLAGS | (XNNPACK_FORCE_FP16 if self.fp16_arith else 0)
-                         | (XNNPACK_TRANSIENT_INDIRECTION_BUFFER if self.low_memory else 0))
-                return CompiledIO(self.path, self.threads, shape, self.input_dtype, self.output_dtype, flags)
-            except EdgeDenoiseError as exc:
-                if wanted_backend(requested) == "compiled" or self.fp16_arith or self.low_memory:
-                    raise
-                self.backend, self.backend_note = "interpreter", f"compiled backend unavailable: {exc}"
-                self._interpreter = None
+            flags = (COMPILED_XNNPACK_FLAGS | (XNNPACK_FORCE_FP16 if self.fp16_arith else 0)
+                     | (XNNPACK_TRANSIENT_INDIRECTION_BUFFER if self.low_memory else 0))
+            return CompiledIO(self.path, self.threads, shape, self.input_dtype, self.output_dtype, flags)
         interpreter = self.interpreter
         try:
             with _quiet_native_stderr():

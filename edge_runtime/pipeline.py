@@ -51,7 +51,7 @@ class RunConfig:
     model_size: tuple[int, int] | str | None = None  # (height, width) or "480x640" of a shipped model; None: VGA live, else 128
     threads: int = 2
     delegate: str | None = None
-    backend: str = "auto"  # engine backend: auto (CompiledModel where available), compiled, interpreter
+    backend: str = "auto"  # engine backend: auto (the Interpreter; CompiledModel for --low-memory, --fp16-arith), compiled, interpreter
     fp16_arith: bool = False  # XNNPACK computes float operators in fp16 (ARMv8.2-A CPUs: Pi 5, Orin; compiled backend)
     low_memory: bool = False  # XNNPACK rebuilds indirection buffers each run: less memory, slower (compiled backend)
     tile: bool | None = None  # None: tile files at full resolution, resize live frames

@@ -38,7 +38,7 @@ def bench(
     ceiling: Annotated[bool, typer.Option("--ceiling/--no-ceiling", help="Measure this CPU's GMAC/s ceiling (large conv models, made once with TensorFlow).")] = True,
     ceiling_dir: Annotated[Optional[Path], typer.Option(help="Folder with ceiling_fp32.tflite and ceiling_int8.tflite (default: the cache; on a device, copy them there).")] = None,
     device_report: Annotated[Optional[list[Path]], typer.Option(help="A report from 'edge-denoise run --report' on another device; repeatable.")] = None,
-    backend: Annotated[str, typer.Option(help="Engine for .tflite rows: auto (LiteRT CompiledModel where available), compiled or interpreter.")] = "auto",
+    backend: Annotated[str, typer.Option(help="Engine for .tflite rows: auto (the Interpreter), compiled or interpreter.")] = "auto",
     out: Annotated[Optional[Path], typer.Option(help="Folder for bench.csv/.json/.md and the PNG plots.")] = None,
 ) -> None:
     """Latency, FPS, memory, MACs and quality across models x precision x threads x size, one table.

@@ -23,7 +23,7 @@ def run_cmd(
     model_size: Annotated[Optional[str], typer.Option(help="Shipped model size, HEIGHTxWIDTH or SIDE (default: 480x640 for cameras, else 128).")] = None,
     threads: Annotated[int, typer.Option(help="Interpreter threads (always passed to XNNPACK).")] = 2,
     delegate: Annotated[Optional[str], typer.Option(help="External delegate library (.so) to load.")] = None,
-    backend: Annotated[str, typer.Option(help="auto (LiteRT CompiledModel where available, else the Interpreter), compiled or interpreter.")] = "auto",
+    backend: Annotated[str, typer.Option(help="auto (the Interpreter, or LiteRT CompiledModel where --low-memory or --fp16-arith needs it), compiled or interpreter.")] = "auto",
     fp16_arith: Annotated[bool, typer.Option("--fp16-arith", help="Compute float operators in fp16 (XNNPACK FORCE_FP16): ARMv8.2-A CPUs only (Pi 5, Orin), compiled backend; refused elsewhere.")] = False,
     low_memory: Annotated[bool, typer.Option("--low-memory", help="Trade speed for memory: XNNPACK rebuilds its indirection buffers on every frame (compiled backend; about half the memory of a VGA U-Net, up to 1.7x slower on int8 VGA files).")] = False,
     tile: Annotated[Optional[bool], typer.Option("--tile/--no-tile", help="Full-resolution overlapping tiles, or resize to the model (default: tile files, resize live).")] = None,
