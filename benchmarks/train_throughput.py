@@ -42,6 +42,9 @@ RECIPES = {
     # the default's recipe as shipped: the full-resolution stage, float, then quantization-aware
     "camnet --full-res 12": dict(model="camnet", width=24, full_res=12, impulse_reject=True, background_margin=0.03,
                                  crop=64, batch_size=32, noise="blind_camera", augment="all"),
+    "camnet --full-res 12 bfloat16": dict(model="camnet", width=24, full_res=12, impulse_reject=True,
+                                          background_margin=0.03, crop=64, batch_size=32, noise="blind_camera",
+                                          augment="all", precision="bfloat16"),
     "camnet --full-res 12 --quant-aware": dict(model="camnet", width=24, full_res=12, impulse_reject=True,
                                                background_margin=0.03, crop=64, batch_size=32, noise="blind_camera",
                                                augment="all", quant_aware=True),
@@ -117,7 +120,7 @@ def main(argv=None) -> int:
     from rich.table import Table
 
     from edge_runtime.atomic import write_json_atomic
-    from edge_runtime.device_info import cpu_model
+    from edge_runtime.device_info import cpu_flags, cpu_model
 
     clean = load_clean(args.data, args.size, args.images)
     rows = []
@@ -135,7 +138,7 @@ def main(argv=None) -> int:
                       f"{r['step_ms']}", f"{r['noise_ms_per_batch']}", f"{r['step_share']:.0%}")
     Console().print(table)
     write_json_atomic(args.out, {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                                 "cpu": cpu_model(), "cores": os.cpu_count(),
+                                 "cpu": cpu_model(), "cpu_flags": cpu_flags(), "cores": os.cpu_count(),
                                  "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset (on)"),
                                  "steps": args.steps, "size": args.size, "rows": rows})
     print(f"wrote {args.out}")

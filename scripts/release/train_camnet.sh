@@ -11,7 +11,8 @@ RUN=${RUN:-runs/camnet}
 EPOCHS=${EPOCHS:-120}
 QAT_EPOCHS=${QAT_EPOCHS:-40}
 # float32: on the Intel Xeon (AVX-512 BF16, no AMX) that trained it, --precision bfloat16 was slower
-# (benchmarks/train_throughput.py); try it where the CPU has AMX or on a GPU
+# (benchmarks/train_throughput.py); on a Xeon with AMX it was 1.28x faster (352 against 275 images/s,
+# benchmarks/results/train_throughput_camnet_amx.json), but a bfloat16-trained camnet has not been scored
 PRECISION=${PRECISION:-float32}
 # The float step ran on the blind camera mixture before motion blur alone (motionblur:5-11@2) joined it; with it,
 # the float model scored 0.9142 on motionblur:9, and the quantization-aware step on today's blind_camera took it
