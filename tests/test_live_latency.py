@@ -53,3 +53,4 @@ def test_the_script_reports_frame_age_and_whether_invoke_lets_other_threads_run(
     assert 0 < row["age_ms"]["p50"] <= row["age_ms"]["p90"] <= row["age_ms"]["max"]
     assert 0 < row["others_share_during_invoke"]
     assert result["summary"]["interpreter"]["fps"] == row["fps"]
+    assert len(row["ages_ms"]) == row["frames"] - 2 and out.with_suffix(".png").stat().st_size > 0
