@@ -247,7 +247,7 @@ def choose_backend(backend: str, runtime: Runtime, delegate: str | None, needs_c
     Both run the same XNNPACK kernels at the same speed (``benchmarks/backends.py``), but the
     Interpreter releases the GIL during invoke and CompiledModel holds it, so a live source's capture
     thread cannot drain the camera while the model runs (a 60 FPS camera's frames reached the sink
-    55 ms old against 40 with camnet at VGA: ``benchmarks/live_latency.py``), and the Interpreter
+    57 ms old against 41 with camnet at VGA: ``benchmarks/live_latency.py``), and the Interpreter
     peaks 14 MiB lower in ``run``. ``auto`` (the default) also honours the ``EDGE_DENOISE_BACKEND``
     environment variable. External delegates (``--delegate``) plug into the Interpreter only.
     """
