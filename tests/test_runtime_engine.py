@@ -151,7 +151,7 @@ def test_a_file_litert_cannot_compile_is_one_line_when_the_compiled_backend_is_n
 
 def test_low_memory_is_the_users_trade_never_the_default(uint8_model, monkeypatch):  # noqa: F811
     """Transient indirection buffers save memory but rebuild XNNPACK's tables every run (up to 1.7x slower):
-    the default compiled backend keeps its tables, --low-memory asks for the trade."""
+    the compiled backend keeps its tables unless --low-memory asks for the trade."""
     from edge_runtime import engine
 
     if not engine.compiled_model_available():
