@@ -10,27 +10,24 @@ ED=${ED:-.venv/bin/edge-denoise}
 RUN=${RUN:-runs/camnet}
 EPOCHS=${EPOCHS:-120}
 QAT_EPOCHS=${QAT_EPOCHS:-40}
-# The float step in bfloat16, the quantization-aware step in float32: the shipped model. On a Xeon with AMX the
-# float step runs 1.28x faster in bfloat16 (benchmarks/results/train_throughput_camnet_amx.json), and the model it
-# gave scored above the float32 recipe's on every suite row (docs/models.md, "A bfloat16 float step"). On a CPU
-# without AMX bfloat16 is slower (161 against 225 images/s on the Xeon that trained the float32 model); set
-# FLOAT_PRECISION=float32 there to trade that model for speed.
-FLOAT_PRECISION=${FLOAT_PRECISION:-bfloat16}
-QAT_PRECISION=${QAT_PRECISION:-float32}
+# float32: on the Intel Xeon (AVX-512 BF16, no AMX) that trained it, --precision bfloat16 was slower
+# (benchmarks/train_throughput.py); on a Xeon with AMX it was 1.28x faster (352 against 275 images/s,
+# benchmarks/results/train_throughput_camnet_amx.json). A float step in bfloat16 gave a model better on every suite
+# row but 0.018 worse blind on the calibration benchmark's dim camera: not shipped (docs/models.md)
+PRECISION=${PRECISION:-float32}
 # The float step ran on the blind camera mixture before motion blur alone (motionblur:5-11@2) joined it; with it,
 # the float model scored 0.9142 on motionblur:9, and the quantization-aware step on today's blind_camera took it
 # to 0.932 (docs/models.md, "A camera model").
 FLOAT_NOISE=${FLOAT_NOISE:-"camera:1-8@2,camera:8-32@3,camera:32-100@3,camera:4-48+jpeg:50-90@3,gaussian:0-0.2@3,poisson:5-100@2,speckle:0.05-0.3@1,saltpepper:0.005-0.05@1,motionblur:3-9+gaussian:0.01-0.05@1,gaussian:0.02-0.1+jpeg:30-90@1,poisson:10-60+jpeg:40-90@1"}
 COMMON=(--model camnet --width 24 --full-res 12 --impulse-reject --background-margin 0.03 --augment all
-        --size 128 --crop 64 --batch-size 32 --schedule cosine --data "$DATA")
+        --size 128 --crop 64 --batch-size 32 --schedule cosine --precision "$PRECISION" --data "$DATA")
 
 step_train() {  # 1. float training on random 64x64 crops of 128x128 images
-  $ED train "${COMMON[@]}" --noise "$FLOAT_NOISE" --precision "$FLOAT_PRECISION" --lr 2e-3 --epochs "$EPOCHS" \
-    --out "$RUN/float" --overwrite
+  $ED train "${COMMON[@]}" --noise "$FLOAT_NOISE" --lr 2e-3 --epochs "$EPOCHS" --out "$RUN/float" --overwrite
 }
 step_qat() {  # 2. quantization-aware fine-tuning: every tensor the int8 file holds is rounded in training
-  $ED train "${COMMON[@]}" --noise blind_camera --precision "$QAT_PRECISION" --quant-aware --init-from "$RUN/float/model.keras" \
-    --lr 3e-4 --epochs "$QAT_EPOCHS" --out "$RUN/qat" --overwrite
+  $ED train "${COMMON[@]}" --noise blind_camera --quant-aware --init-from "$RUN/float/model.keras" --lr 3e-4 --epochs "$QAT_EPOCHS" \
+    --out "$RUN/qat" --overwrite
 }
 # the model to convert: the quantization-aware one, or MODEL=$RUN/float/model.keras for plain post-training int8
 MODEL=${MODEL:-$RUN/qat/model.keras}
