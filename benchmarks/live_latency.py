@@ -141,7 +141,7 @@ def one_run(model: Path, backend: str, frame_bgr: np.ndarray, args) -> dict:
                            duration=args.seconds), source=source, engine=engine, sink=sink)
     source.close()
     ages = np.array(sink.ages_ms[args.warmup:])
-    return {"backend": engine.backend, "frames": report.frames, "fps": report.fps,
+    return {"requested": backend, "backend": engine.backend, "frames": report.frames, "fps": report.fps,
             "camera_frames": camera.arrived, "lost_in_driver": camera.lost, "dropped_by_grabber": report.dropped,
             "age_ms": {"p50": float(np.percentile(ages, 50)), "p90": float(np.percentile(ages, 90)),
                        "max": float(ages.max())},
@@ -214,7 +214,7 @@ def main(argv=None) -> int:
                   f"other threads during invoke {row['others_share_during_invoke']:.2f}", flush=True)
     summary = {}
     for backend in args.backends:
-        mine = [r for r in rows if r["backend"] == backend or r["backend"] == backend.split()[0]]
+        mine = [r for r in rows if r["requested"] == backend]
         summary[backend] = {k: float(np.median([m[k] if not isinstance(m[k], dict) else m[k]["p50"] for m in mine]))
                             for k in ("fps", "age_ms", "invoke_p50_ms", "others_share_during_invoke")}
     from rich.console import Console
