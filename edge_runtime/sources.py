@@ -10,8 +10,7 @@
 
 ``read()`` returns the next uint8 RGB frame, or None when the source has ended (``stop_reason``
 says why). Live sources run a capture thread that keeps only the newest frame, so the model never
-works on a stale buffered frame; frames it replaced are counted in ``dropped``. Files and folders are
-decoded one frame ahead in a thread (``ReadAhead``), every frame in order. Unreadable frames
+works on a stale buffered frame; frames it replaced are counted in ``dropped``. Unreadable frames
 and files are skipped and counted in ``corrupt`` (and named in ``skipped``).
 """
 
@@ -20,7 +19,6 @@ from __future__ import annotations
 import atexit
 import glob as globlib
 import os
-import queue
 import sys
 import threading
 import time
@@ -236,70 +234,6 @@ class VideoFileSource(FrameSource):
         self.capture.release()
 
 
-class ReadAhead(FrameSource):
-    """A file source decoded one frame ahead in a thread, so that decoding overlaps the model's invoke.
-
-    The Interpreter and OpenCV's decoders both release the GIL, so on a fast CPU the next frame is
-    ready when invoke returns instead of being decoded after it (at 480x640 decoding is 3-7 % of a
-    frame's time). Every frame comes, in order; the counters read as if nothing was read ahead; an
-    error is raised by ``read()`` where the inner source raised it.
-    """
-
-    def __init__(self, inner: FrameSource):
-        super().__init__(inner.uri)
-        self.inner, self.fps = inner, inner.fps
-        self.frame_count = getattr(inner, "frame_count", 0)
-        self._ready: queue.Queue = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="read-ahead", daemon=True)
-        _RUNNING.add(self)
-        self._thread.start()
-
-    def _put(self, item: tuple) -> bool:
-        while not self._stop.is_set():
-            try:
-                self._ready.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def _loop(self) -> None:
-        inner = self.inner
-        while not self._stop.is_set():
-            try:
-                frame = inner.read()
-            except BaseException as exc:  # raised again in read(), in the consumer's thread
-                self._put((None, exc, None))
-                return
-            counters = (inner.frames_read, inner.corrupt, list(inner.skipped), inner.stop_reason, inner.current_name)
-            if not self._put((frame, None, counters)) or frame is None:
-                return
-
-    def read(self) -> np.ndarray | None:
-        if self._stop.is_set():
-            return None
-        frame, error, counters = self._ready.get()
-        if error is not None:
-            self._stop.set()
-            raise error
-        self.frames_read, self.corrupt, self.skipped, stop_reason, self.current_name = counters
-        self.stop_reason = self.stop_reason or stop_reason
-        return frame
-
-    def stop(self) -> None:
-        """Stop reading ahead: the thread finishes the frame it decodes and ends."""
-        self._stop.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout=5.0)
-        _RUNNING.discard(self)
-
-    def close(self) -> None:
-        self.stop()
-        if not self._thread.is_alive():  # never release a capture that a read still uses
-            self.inner.close()
-
-
 # --- live sources ---------------------------------------------------------------------------------
 class LatestFrameGrabber:
     """A capture thread that keeps only the newest frame.
@@ -398,9 +332,9 @@ class LatestFrameGrabber:
         _RUNNING.discard(self)
 
 
-# Capture threads (grabbers, read-aheads) still running at interpreter exit are stopped first: a daemon
-# thread killed inside a C++ capture call during finalization aborts the process ("FATAL: exception not rethrown").
-_RUNNING: weakref.WeakSet = weakref.WeakSet()
+# Grabbers still running at interpreter exit are stopped first: a daemon thread killed inside a
+# C++ capture call during finalization aborts the process ("FATAL: exception not rethrown").
+_RUNNING: weakref.WeakSet[LatestFrameGrabber] = weakref.WeakSet()
 
 
 @atexit.register
@@ -637,7 +571,7 @@ def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, f
         cap = cv2.VideoCapture(spec.location)
         if not cap.isOpened():
             raise EdgeDenoiseError(f"{spec.location}: cannot open video (corrupt, or a codec this OpenCV lacks)")
-        return ReadAhead(VideoFileSource(spec.location, cap))
+        return VideoFileSource(spec.location, cap)
     if spec.kind == "image":
         if not Path(spec.location).is_file():
             raise EdgeDenoiseError(f"{spec.location}: no such image file")
@@ -648,7 +582,7 @@ def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, f
         paths = _outside(paths, exclude)
         if not paths:
             raise EdgeDenoiseError(f"{spec.location}: no image files match")
-        return ReadAhead(ImageFilesSource(spec.location, paths))
+        return ImageFilesSource(spec.location, paths)
     from edge_runtime.images import list_images
 
     if not Path(spec.location).is_dir():
@@ -659,4 +593,4 @@ def open_source(uri: str | int | Path, *, size: tuple[int, int] | None = None, f
     paths = _outside(list_images(spec.location), exclude)
     if not paths:
         raise EdgeDenoiseError(f"{spec.location}: folder has no image files ({', '.join(IMAGE_SUFFIXES)})")
-    return ReadAhead(ImageFilesSource(spec.location, paths))
+    return ImageFilesSource(spec.location, paths)

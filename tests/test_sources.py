@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 
 from edge_runtime.errors import EdgeDenoiseError
-from edge_runtime.sources import (LatestFrameGrabber, LiveSource, ReadAhead, SourceURI, csi_pipeline, open_source,
-                                  parse_uri)
+from edge_runtime.sources import LatestFrameGrabber, LiveSource, SourceURI, csi_pipeline, open_source, parse_uri
 
 FAKE_PICAMERA2 = Path(__file__).parent / "fake_picamera2"
 
@@ -119,38 +118,6 @@ def test_glob_source_matches_only_the_pattern(tmp_path):
     assert len(list(open_source(str(tmp_path / "*.png")))) == 2
     with pytest.raises(EdgeDenoiseError, match="no image files match"):
         open_source(str(tmp_path / "*.bmp"))
-
-
-def test_files_are_read_one_frame_ahead_but_counted_as_delivered(tmp_path):
-    """Decoding overlaps invoke; the counters still describe the frames handed out so far."""
-    cv2.imwrite(str(tmp_path / "img0.png"), bgr(0))
-    (tmp_path / "img1.jpg").write_bytes(b"\xff\xd8garbage")
-    cv2.imwrite(str(tmp_path / "img2.png"), bgr(20))
-    source = open_source(str(tmp_path))
-    assert isinstance(source, ReadAhead)
-    first = source.read()
-    assert int(first[0, 0, 0]) == 0 and source.frames_read == 1 and source.corrupt == 0
-    second = source.read()
-    assert int(second[0, 0, 0]) == 20 and source.frames_read == 2 and source.corrupt == 1
-    assert source.read() is None and source.stop_reason == "end of input"
-    source.close()
-
-
-def test_an_error_is_raised_in_the_reading_thread_and_reading_stops(tmp_path):
-    (tmp_path / "bad.png").write_bytes(b"not an image")
-    source = open_source(str(tmp_path))
-    with pytest.raises(EdgeDenoiseError, match="bad.png"):
-        source.read()
-    assert source.read() is None
-    source.close()
-
-
-def test_closing_mid_video_stops_the_reader_before_releasing_the_capture(tmp_path):
-    source = open_source(str(make_video(tmp_path / "clip.mp4", n=30)))
-    assert source.read() is not None
-    source.close()
-    assert not source._thread.is_alive()
-    assert not source.inner.capture.isOpened()
 
 
 def test_missing_files_and_folders_are_one_line_errors(tmp_path):
