@@ -32,6 +32,7 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results" / "backends.json")
     args = ap.parse_args(argv)
     from edge_runtime.atomic import write_json_atomic
+    from edge_runtime.device_info import device_info
     from edge_runtime.engine import load_engine
 
     engines = {(str(m), name): load_engine(m, threads=args.threads, **options) for m in args.models
@@ -62,7 +63,7 @@ def main(argv=None) -> int:
 
     write_json_atomic(args.out, {"created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                                  "command": "python benchmarks/backends.py " + " ".join(sys.argv[1:] if argv is None else argv),
-                                 "threads": args.threads, "rows": rows})
+                                 "threads": args.threads, "rows": rows, "device": device_info()})
     print(f"wrote {args.out}")
     return 0
 
