@@ -555,6 +555,11 @@ class TFLiteEngine:
             self._out_lut01 = np.clip((codes - self.out_zero) * self.out_scale, 0.0, 1.0).astype(np.float32)
         else:
             self._out_lut = self._out_lut01 = None
+        # A uint8 output with scale 1/255 and zero point 0 (camnet's) is already the frame: its lookup table is the
+        # identity, and a copy costs 0.015 ms at VGA where cv2.LUT costs 0.24.
+        self.zero_copy_output = bool(
+            self.output_dtype == np.uint8 and np.array_equal(self._out_lut, np.arange(256, dtype=np.uint8))
+        )
         self._out01 = np.empty((h, w, 3), np.float32) if self._out_lut is None else None
 
     def set_input_frame(self, frame_rgb: np.ndarray) -> None:
@@ -582,7 +587,9 @@ class TFLiteEngine:
                 self._out_frame = np.empty((*self.input_hw, 3), np.uint8)
             out = self._out_frame
         y = self._io.output()
-        if self._out_lut is not None:
+        if self.zero_copy_output:
+            np.copyto(out, y)
+        elif self._out_lut is not None:
             cv2.LUT(y.view(np.uint8), self._out_lut, dst=out)
         else:
             np.multiply(y, np.float32(255.0), out=self._out01)
@@ -619,7 +626,7 @@ class TFLiteEngine:
         return {
             "path": str(self.path), "name": self.name, "input_hw": list(self.input_hw),
             "input_dtype": str(self.input_dtype), "output_dtype": str(self.output_dtype),
-            "zero_copy_input": self.zero_copy_input, "threads": self.threads, "delegate": self.delegate,
+            "zero_copy_input": self.zero_copy_input, "zero_copy_output": self.zero_copy_output, "threads": self.threads, "delegate": self.delegate,
             "runtime": self.runtime.name, "runtime_version": self.runtime.version, "backend": self.backend,
             "backend_note": self.backend_note, "fp16_arith": self.fp16_arith, "low_memory": self.low_memory,
             "metadata": self.metadata,

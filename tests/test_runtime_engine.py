@@ -23,6 +23,18 @@ def test_uint8_model_takes_frames_zero_copy(uint8_model):
     assert out.dtype == np.uint8 and out.shape == f.shape
 
 
+def test_a_uint8_output_at_scale_1_over_255_is_copied_as_it_is():
+    """camnet's files quantize the output at 1/255, zero point 0: the tensor is the frame, so no lookup table runs."""
+    from edge_runtime.zoo import SHIPPED_DIR
+
+    engine = load_engine(SHIPPED_DIR / "camnet_int8_128x128_u8io.tflite")
+    assert engine.zero_copy_output
+    f = frame(128, 128)
+    copied = engine.denoise_frame(f).copy()
+    engine.zero_copy_output = False  # the general path: the output's bytes through its lookup table
+    assert np.array_equal(engine.denoise_frame(f), copied)
+
+
 def test_float_model_takes_float32_in_0_1(float_model):
     engine = load_engine(float_model)
     assert engine.input_dtype == np.float32 and not engine.zero_copy_input
