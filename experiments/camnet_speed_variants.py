@@ -38,6 +38,8 @@ VARIANTS = {
     "width_16_full_res_8": {**SHIPPED, "width": 16, "full_res": 8},
     "width_16_no_full_res": {**SHIPPED, "width": 16, "full_res": 0},
     "bottom_width_192": {**SHIPPED, "bottom_width": 192},  # twice the channels at 1/8
+    "bottom_depth_2": {**SHIPPED, "bottom_depth": 2},  # one more 3x3 conv at 1/8
+    "bottom_depth_3": {**SHIPPED, "bottom_depth": 3},
     "level_input": {**SHIPPED, "level_input": True},  # the noise level measured in the graph (train.camnet)
     # no 1/2 level (train.camnet start_scale=4): 2 x width at 1/4, 4 x width at 1/8
     "quarter_w32_full_res_4": {**SHIPPED, "start_scale": 4, "width": 32, "full_res": 4},

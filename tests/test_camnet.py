@@ -83,6 +83,18 @@ def test_bottom_width_sets_the_channels_at_one_eighth_and_is_kept_in_the_run_con
         train(TrainConfig(model="fastnet", bottom_width=48, data=str(SAMPLES)), verbose=0)
 
 
+def test_bottom_depth_adds_convs_at_one_eighth_and_is_kept_in_the_run_config():
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, bottom_depth=3)
+    assert [model.get_layer(n).output.shape[-1] for n in ("enc8", "enc8_2", "enc8_3")] == [32, 32, 32]
+    assert model.get_layer("enc8_2").strides == (1, 1), "at 1/8, after the strided conv"
+    assert TrainConfig(model="camnet", bottom_depth=2).model_kwargs()["bottom_depth"] == 2
+    assert "bottom_depth" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
+    with pytest.raises(EdgeDenoiseError, match="--bottom-depth 0: camnet takes"):
+        train(TrainConfig(model="camnet", bottom_depth=0, data=str(SAMPLES)), verbose=0)
+
+
 def test_start_scale_is_a_camnet_setting_kept_in_the_run_config():
     assert TrainConfig(model="camnet", start_scale=4).model_kwargs()["start_scale"] == 4
     assert "start_scale" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
@@ -222,7 +234,8 @@ def test_an_unknown_precision_is_one_line(tmp_path):
 @pytest.mark.parametrize("options", [{"full_res": 0}, {"full_res": 4},
                                      {"full_res": 4, "global_gate": True, "impulse_threshold": 0.1},
                                      {"full_res": 4, "level_input": True},
-                                     {"start_scale": 4, "full_res": 2}, {"full_res": 2, "bottom_width": 16}])
+                                     {"start_scale": 4, "full_res": 2}, {"full_res": 2, "bottom_width": 16},
+                                     {"full_res": 2, "bottom_depth": 2}])
 def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path, options):
     """The camera path's file: int8 inside, uint8 frames in and out, the training ranges kept."""
     from convert import ConvertConfig, convert_run

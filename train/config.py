@@ -49,6 +49,7 @@ class TrainConfig:
     global_gate: bool = False  # camnet: scale the correction by a per-frame gate from the whole frame (train.camnet)
     start_scale: int = 2  # camnet: resolution of its first level, 1/2 or 1/4 (train.camnet)
     bottom_width: int = 0  # camnet: channels at 1/8 (0: 4 x width; train.camnet)
+    bottom_depth: int = 1  # camnet: 3x3 convs at 1/8 after the strided one (train.camnet)
     level_input: bool = False  # camnet: the frame's noise level, measured in the graph, as an input (train.camnet)
     # batch_size and learning_rate are per replica; both scale with the replica count
     # "bfloat16": compute in bfloat16, keep float32 weights (Keras mixed_bfloat16); about 2x on CPUs with
@@ -94,6 +95,8 @@ class TrainConfig:
                 kwargs["start_scale"] = self.start_scale
             if self.bottom_width:
                 kwargs["bottom_width"] = self.bottom_width
+            if self.bottom_depth != TrainConfig.bottom_depth:
+                kwargs["bottom_depth"] = self.bottom_depth
             if self.level_input:
                 kwargs["level_input"] = True
         elif self.model == "backbone_unet":

@@ -374,6 +374,9 @@ def check_options(config: TrainConfig) -> None:
     if config.bottom_width < 0 or (config.bottom_width and config.model != "camnet"):
         raise EdgeDenoiseError(f"--bottom-width {config.bottom_width}: camnet takes a width of 0 (4 x --width) or more "
                                "(other models: leave it at 0)")
+    if config.bottom_depth < 1 or (config.bottom_depth != TrainConfig.bottom_depth and config.model != "camnet"):
+        raise EdgeDenoiseError(f"--bottom-depth {config.bottom_depth}: camnet takes 1 or more convs at 1/8 "
+                               "(other models: leave it at 1)")
     if config.full_res < 0 or (config.full_res and config.model != "camnet"):
         raise EdgeDenoiseError(f"--full-res {config.full_res}: camnet takes a width of 0 or more (other models: leave it at 0)")
     if config.background_margin < 0 or (config.background_margin and not (

@@ -45,6 +45,7 @@ def train(
     level_input: Annotated[Optional[bool], typer.Option("--level-input/--no-level-input", help="camnet: measure the frame's noise level in the graph (a fixed Haar band, averaged) and give it to the network: a bias on its first conv and a gate on its correction (meant to let clean frames through; in the trials in docs/models.md it did not, and it costs about 10 ms per VGA int8 frame). [default: off]")] = None,
     full_res: Annotated[Optional[int], typer.Option(help="camnet: width of a thin full-resolution stage (an input conv whose features join the output conv); 0: none. [default: 0]")] = None,
     bottom_width: Annotated[Optional[int], typer.Option(help="camnet: channels at 1/8 resolution; 0: 4 x --width. [default: 0]")] = None,
+    bottom_depth: Annotated[Optional[int], typer.Option(help="camnet: 3x3 convs at 1/8 resolution after the strided one (each more: about 1.3k MACs per pixel at --width 24). [default: 1]")] = None,
     start_scale: Annotated[Optional[int], typer.Option(help="camnet: resolution of the first level, 1/2 (2) or 1/4 (4: no 1/2 level; --full-res N then shuffles N decoder channels up to meet the input in one full-resolution conv). [default: 2]")] = None,
     config: Annotated[Optional[Path], typer.Option(help="Start from a JSON config (e.g. best.json from tune); options given here override it.")] = None,
     split_manifest: Annotated[Optional[Path], typer.Option(help="Reuse this split manifest.")] = None,
@@ -75,7 +76,7 @@ def train(
         init_from=str(init_from) if init_from else None, background_margin=background_margin,
         quant_aware=quant_aware, impulse_reject=impulse_reject, precision=precision, full_res=full_res,
         impulse_threshold=impulse_threshold, global_gate=global_gate, start_scale=start_scale,
-        bottom_width=bottom_width, level_input=level_input,
+        bottom_width=bottom_width, level_input=level_input, bottom_depth=bottom_depth,
     )
     for name in ("augment", "attention"):  # "none" switches off what a --config turned on
         if str(getattr(cfg, name)).lower() == "none":
