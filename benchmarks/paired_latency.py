@@ -9,8 +9,8 @@ every round invokes each file once, in turn, on the same frame, so slow spells h
 median of the per-round differences to the first file is what each file costs more (or less). Same
 engine, threads and XNNPACK as `run` (edge_runtime.engine.load_engine), and the same call: a uint8 RGB frame
 through ``denoise_frame``, the file's own input and output conversions included. Until 2026-12-07 each call took
-a float frame (``engine(batch)``), and converting it to a uint8 frame and back added 6-7 ms at 480x640 to every
-file alike (results written before then). Writes JSON and prints a table.
+a float frame (``engine(batch)``) and paid its conversion to a uint8 frame and back, which ``run`` never does, for
+every file alike (results written before then). Writes JSON and prints a table.
 """
 
 from __future__ import annotations
