@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     spec = importlib.util.spec_from_file_location("calibrate_camera", ROOT / "benchmarks" / "calibrate_camera.py")
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    overlap = set(CAMERAS) & set(bench.CAMERAS) or [n for n, c in CAMERAS.items() if c in bench.CAMERAS.values()]
+    overlap = [name for name, params in CAMERAS.items() if params in bench.CAMERAS.values()]
     if overlap:
         raise SystemExit(f"profile_cameras: {overlap} would train on a camera the benchmark holds out")
     args.out.mkdir(parents=True, exist_ok=True)

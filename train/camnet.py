@@ -26,7 +26,8 @@ and second convs; docs/models.md). camnet avoids that by construction:
 - ``bottom_width``: channels at 1/8 (default 4 * width), where layers are wide and cheap per pixel;
 - ``bottom_depth``: 3x3 convs at 1/8 after the strided one (default 1). Each more adds 1.3k MACs per pixel at the
   default width, in layers that run near the CPU's int8 rate, and widens the view of the coarsest level (a 3x3 conv
-  there sees 24 pixels across, the scale of the suite's motion blur);
+  there sees 24 pixels across, the scale of the suite's motion blur). One more lifted the noise rows, not motion
+  blur (docs/models.md, "More float epochs, one more conv at 1/8, ...");
 - ``impulse_threshold``: how far from its 3x3 median a black or white value must be to count as an impulse
   (train.layers.ImpulseReject);
 - ``global_gate``: the correction is scaled by one number per frame, a sigmoid of the 1/8 features averaged
