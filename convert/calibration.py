@@ -17,22 +17,13 @@ from edge_runtime.images import list_images
 from edge_runtime.noise import NoiseSpec
 
 
-def center_crop(batch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Centre HxW window of an N x S x S x C batch (S >= H, W)."""
-    h, w = size
-    top = (batch.shape[1] - h) // 2
-    left = (batch.shape[2] - w) // 2
-    return batch[:, top : top + h, left : left + w]
-
-
 def load_clean(data_dir: str | Path, relpaths: list[str], size: tuple[int, int], count: int) -> np.ndarray:
     """Up to ``count`` readable images as N x H x W x 3 uint8 (unreadable files are skipped)."""
     from train.data import load_images
 
     data_dir = Path(data_dir)
     picked = list(relpaths)[: max(int(count), 0)]
-    clean = load_images(data_dir, picked, max(size))
-    return center_crop(clean, size)
+    return load_images(data_dir, picked, size)
 
 
 def calibration_images(folder: str | Path, size: tuple[int, int], spec: NoiseSpec, count: int = 200,

@@ -9,7 +9,7 @@ import pytest
 
 from edge_runtime.errors import EdgeDenoiseError
 from edge_runtime.images import decode_image
-from train.data import LoadReport, load_images, make_manifest, read_manifest, split_of, write_manifest
+from train.data import LoadReport, load_images, make_manifest, random_crops, read_manifest, split_of, write_manifest
 
 
 def test_split_depends_only_on_the_relative_path():
@@ -37,6 +37,27 @@ def test_manifest_round_trips_and_names_with_spaces_and_parentheses_work(tiny_da
     files = sum(manifest["splits"].values(), [])
     assert any(" " in f for f in files)
     assert load_images(tiny_data, files, 32).shape == (len(files), 32, 32, 3)
+
+
+def test_a_frame_size_is_the_centre_of_the_square_at_its_longer_side(tiny_data):
+    files = make_manifest(tiny_data)["splits"]["train"][:2]
+    square = load_images(tiny_data, files, 64)
+    frame = load_images(tiny_data, files, (48, 64))  # as convert's gate and calibration cut a 480x640 frame
+    assert frame.shape == (len(files), 48, 64, 3)
+    np.testing.assert_array_equal(frame, square[:, 8:56])
+
+
+def test_training_crops_at_smaller_sides_cover_more_of_the_scene():
+    ramp = np.tile(np.arange(256, dtype=np.uint8)[None, :, None], (256, 1, 3))[None].repeat(64, axis=0)  # value = column
+    rng = np.random.default_rng(0)
+    plain = random_crops(ramp, 16, rng)
+    zoomed = random_crops(ramp, 16, rng, min_side=32)  # each image seen at a side from 32 to 256, then cropped
+    assert plain.shape == zoomed.shape == (64, 16, 16, 3)
+    span = lambda crops: (crops[:, 0, -1, 0].astype(int) - crops[:, 0, 0, 0]).mean()  # noqa: E731  columns covered
+    assert span(plain) == 15  # a plain crop is 16 neighbouring pixels
+    assert 40 < span(zoomed) < 128  # up to 8x wider, log-uniform: a camera frame's scale and all between
+    at_full_side = random_crops(ramp, 16, np.random.default_rng(1), min_side=256)
+    np.testing.assert_array_equal(at_full_side, random_crops(ramp, 16, np.random.default_rng(1)))
 
 
 def test_a_broken_manifest_is_one_clear_line(tmp_path):

@@ -388,10 +388,11 @@ def test_the_cli_refuses_bad_numbers_in_one_line_naming_the_option(tmp_path, uin
         assert str(uint8_model) not in out.error, "the option is to blame, not the model file"
 
 
-def test_eval_refuses_size_0_in_one_line(tmp_path, uint8_model):
-    out = invoke("eval", uint8_model, "--data", photos(tmp_path / "data", 2), "--size", 0, "--split", "all",
+@pytest.mark.parametrize("size", ["0", "480x0", "big"])
+def test_eval_refuses_a_bad_size_in_one_line(tmp_path, uint8_model, size):
+    out = invoke("eval", uint8_model, "--data", photos(tmp_path / "data", 2), "--size", size, "--split", "all",
                  "--out", tmp_path / "eval")
-    out.assert_refused("--size 0")
+    out.assert_refused(f"--size '{size}'", "HEIGHTxWIDTH")
 
 
 def test_sigterm_in_the_middle_of_a_frame_stops_before_the_next_tile(tmp_path, engine):

@@ -55,6 +55,20 @@ def test_eval_scores_the_model_and_every_baseline_on_the_same_images(tiny_run, t
     assert "model" in result.stdout
 
 
+def test_max_side_trains_on_crops_of_larger_images_and_eval_scores_at_a_frame_size(tmp_path):
+    config = TrainConfig(data=str(ROOT / "edge_runtime" / "samples"), out=str(tmp_path / "run"), max_side=64, crop=16,
+                         **{**TINY, "epochs": 1})
+    result = train(config, verbose=0)
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["train"]["max_side"] == 64 and load_config(tmp_path / "run" / "config.json") == config.replace(
+        data=saved["train"]["data"])
+    assert result.metrics["model"]["count"] > 0
+    report = cli("eval", tmp_path / "run" / "model.keras", "--data", ROOT / "edge_runtime" / "samples", "--size", "24x32",
+                 "--no-baselines", "--out", tmp_path / "eval")
+    assert report.returncode == 0, report.stderr
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["size"] == [24, 32]
+
+
 def test_an_existing_run_folder_is_never_overwritten_by_accident(tiny_run):
     with pytest.raises(EdgeDenoiseError, match="already exists"):
         train(TrainConfig(data=str(ROOT / "edge_runtime" / "samples"), out=str(tiny_run.run_dir), **TINY), verbose=0)
@@ -96,6 +110,8 @@ def test_tune_writes_a_best_config_that_train_reuses(tmp_path):
     (["train", "--size", "30", "--out", "{tmp}/z", "--data", str(ROOT / "edge_runtime" / "samples")], "multiple of 8"),
     (["eval", "/no/model.keras", "--data", str(ROOT / "edge_runtime" / "samples")], "no such model file"),
     (["train", "--config", "/no/best.json"], "no such config file"),
+    (["train", "--size", "32", "--max-side", "32", "--out", "{tmp}/w", "--data", str(ROOT / "edge_runtime" / "samples")],
+     "--max-side 32: must be larger than --size 32"),
 ])
 def test_user_mistakes_are_one_line_without_a_traceback(args, says, tmp_path):
     result = cli(*[a.replace("{tmp}", str(tmp_path)) for a in args])

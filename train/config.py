@@ -51,6 +51,7 @@ class TrainConfig:
     bottom_width: int = 0  # camnet: channels at 1/8 (0: 4 x width; train.camnet)
     bottom_depth: int = 1  # camnet: 3x3 convs at 1/8 after the strided one (train.camnet)
     level_input: bool = False  # camnet: the frame's noise level, measured in the graph, as an input (train.camnet)
+    max_side: int = 0  # train crops at random scales, from the image at --size up to this side (0: --size only; train.data.random_crops)
     # batch_size and learning_rate are per replica; both scale with the replica count
     # "bfloat16": compute in bfloat16, keep float32 weights (Keras mixed_bfloat16); about 2x on CPUs with
     # AVX-512 BF16 or AMX and on recent GPUs; the saved model.keras is float32 either way

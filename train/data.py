@@ -69,24 +69,30 @@ class LoadReport:
 def load_images(
     data_dir: str | Path,
     relpaths: list[str],
-    size: int,
+    size: int | tuple[int, int],
     report: LoadReport | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> np.ndarray:
-    """Decode, convert and resize files to an (N, size, size, 3) uint8 array, skipping bad ones.
+    """Decode, convert and resize files to an (N, H, W, 3) uint8 array, skipping bad ones.
 
+    ``size`` is a side (the central square resized to it) or (H, W): the central square resized to
+    max(H, W), then its central H x W window, as convert's gate and calibration see a camera frame.
     Every converted or skipped file is recorded once in ``report``; decoding runs on a few
     threads (Pillow releases the GIL).
     """
     data_dir = Path(data_dir)
     report = report if report is not None else LoadReport()
+    h, w = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
+    side = max(h, w)
 
     def one(rel: str):
         try:
             decoded = decode_image(data_dir / rel)
         except EdgeDenoiseError as exc:
             return rel, None, str(exc)
-        return rel, center_square(decoded.rgb, size), decoded.note
+        square = center_square(decoded.rgb, side)
+        top, left = (side - h) // 2, (side - w) // 2
+        return rel, np.ascontiguousarray(square[top : top + h, left : left + w]), decoded.note
 
     out = []
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -100,7 +106,7 @@ def load_images(
             if progress:
                 progress(1)
     if not out:
-        return np.zeros((0, size, size, 3), np.uint8)
+        return np.zeros((0, h, w, 3), np.uint8)
     return np.stack(out)
 
 
@@ -110,12 +116,31 @@ def noisy_pairs(clean_u8: np.ndarray, spec: NoiseSpec, seed: int) -> tuple[np.nd
     return spec.apply(clean, np.random.default_rng(seed)), clean
 
 
-def random_crops(batch_u8: np.ndarray, crop: int, rng: np.random.Generator) -> np.ndarray:
-    """One random crop x crop window per image."""
+def random_crops(batch_u8: np.ndarray, crop: int, rng: np.random.Generator, min_side: int | None = None) -> np.ndarray:
+    """One random crop x crop window per image.
+
+    With ``min_side`` below the images' side S, each image is first seen at a side s drawn
+    log-uniformly from [min_side, S]: the window covers crop * S / s of its pixels and is resized
+    (area) to crop x crop. A camera frame shows a scene several times larger than a small training
+    image does, so its pixels hold smoother content under the same per-pixel noise; this trains
+    on both scales and everything between (``train --max-side``).
+    """
     n, h, w = batch_u8.shape[:3]
-    ys = rng.integers(0, h - crop + 1, n)
-    xs = rng.integers(0, w - crop + 1, n)
-    return np.stack([im[y : y + crop, x : x + crop] for im, y, x in zip(batch_u8, ys, xs)])
+    if min_side is None or min_side >= min(h, w):
+        ys = rng.integers(0, h - crop + 1, n)
+        xs = rng.integers(0, w - crop + 1, n)
+        return np.stack([im[y : y + crop, x : x + crop] for im, y, x in zip(batch_u8, ys, xs)])
+    import cv2
+
+    full = min(h, w)
+    sides = np.exp(rng.uniform(np.log(min_side), np.log(full), n))
+    windows = np.minimum(np.rint(crop * full / sides).astype(int), full)
+    out = []
+    for im, win in zip(batch_u8, windows):
+        y, x = int(rng.integers(0, h - win + 1)), int(rng.integers(0, w - win + 1))
+        patch = im[y : y + win, x : x + win]
+        out.append(patch if win == crop else cv2.resize(patch, (crop, crop), interpolation=cv2.INTER_AREA))
+    return np.stack(out)
 
 
 # --augment names -> make_augment options; "all" turns on every one
@@ -185,10 +210,11 @@ def parse_augment(text: str | None) -> Callable | None:
 
 
 def corrupt_batch(batch_u8: np.ndarray, spec: NoiseSpec, rng: np.random.Generator, augment: Callable | None = None,
-                  crop: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """One training batch: crop, augment, then add fresh noise -> (noisy, clean) float32 in [0, 1]."""
-    if crop and crop < batch_u8.shape[1]:
-        batch_u8 = random_crops(batch_u8, crop, rng)
+                  crop: int | None = None, min_side: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """One training batch: crop (at a random scale from ``min_side`` up, see random_crops), augment, then add
+    fresh noise -> (noisy, clean) float32 in [0, 1]."""
+    if crop and (crop < batch_u8.shape[1] or min_side):
+        batch_u8 = random_crops(batch_u8, crop, rng, min_side)
     if augment is not None:
         batch_u8 = augment(batch_u8, rng)
     clean = batch_u8.astype(np.float32) / 255.0
@@ -202,6 +228,7 @@ def train_dataset(
     seed: int,
     augment: Callable | None = None,
     crop: int | None = None,
+    min_side: int | None = None,
 ):
     """Shuffled batches with fresh noise for every batch of every epoch.
 
@@ -209,16 +236,18 @@ def train_dataset(
     backend a keras.utils.PyDataset that makes batches on worker threads (``noisy_batches``).
     Noise comes from edge_runtime's numpy implementation (through tf.numpy_function), so the
     training noise is exactly the noise the device adds with ``--add-noise``. ``augment`` is a
-    hook (uint8 batch -> uint8 batch) for the augmentation that later models use.
+    hook (uint8 batch -> uint8 batch) for the augmentation that later models use; ``min_side`` draws each
+    crop's scale (random_crops).
     """
     import keras
 
     if keras.backend.backend() != "tensorflow":
-        return noisy_batches(clean_u8, spec, batch_size, seed, augment, crop)
+        return noisy_batches(clean_u8, spec, batch_size, seed, augment, crop, min_side=min_side)
     import tensorflow as tf
 
     def corrupt(batch_u8: np.ndarray, batch_seed: np.ndarray):
-        return corrupt_batch(batch_u8, spec, np.random.default_rng(int(batch_seed) & 0x7FFFFFFFFFFFFFFF), augment, crop)
+        return corrupt_batch(batch_u8, spec, np.random.default_rng(int(batch_seed) & 0x7FFFFFFFFFFFFFFF), augment, crop,
+                             min_side)
 
     def to_pair(batch, batch_seed):
         noisy, clean = tf.numpy_function(corrupt, [batch, batch_seed], (tf.float32, tf.float32))
@@ -235,7 +264,8 @@ def train_dataset(
 
 
 def noisy_batches(clean_u8: np.ndarray, spec: NoiseSpec, batch_size: int, seed: int,
-                  augment: Callable | None = None, crop: int | None = None, workers: int | None = None):
+                  augment: Callable | None = None, crop: int | None = None, workers: int | None = None,
+                  min_side: int | None = None):
     """A keras.utils.PyDataset of (noisy, clean) batches for backends without tf.data (JAX, PyTorch).
 
     Batch ``i`` of epoch ``e`` draws its crops, augmentation and noise from a generator seeded with
@@ -258,7 +288,7 @@ def noisy_batches(clean_u8: np.ndarray, spec: NoiseSpec, batch_size: int, seed: 
         def __getitem__(self, index: int):
             picked = self.order[index * batch_size : (index + 1) * batch_size]
             rng = np.random.default_rng([seed, self.epoch, index])
-            return corrupt_batch(clean_u8[np.sort(picked)], spec, rng, augment, crop)
+            return corrupt_batch(clean_u8[np.sort(picked)], spec, rng, augment, crop, min_side)
 
         def on_epoch_end(self) -> None:
             self.epoch += 1

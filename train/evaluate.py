@@ -125,7 +125,7 @@ class EvalResult:
 
     model: str
     split: str
-    size: int
+    size: tuple[int, int]  # height, width
     count: int
     rows: list[dict] = field(default_factory=list)
     examples: dict = field(default_factory=dict)
@@ -139,7 +139,7 @@ def evaluate(model_path: str | Path, clean_u8: np.ndarray, noises: list[str], sp
     specs = [parse_noise(n) for n in noises]
     denoiser = load_denoiser(model_path)
     clean = clean_u8.astype(np.float32) / 255.0
-    result = EvalResult(str(model_path), split, int(clean.shape[1]), len(clean))
+    result = EvalResult(str(model_path), split, (int(clean.shape[1]), int(clean.shape[2])), len(clean))
     methods = baselines() if with_baselines else {"noisy input": lambda x: x}
     for spec in specs:
         noisy = spec.apply(clean, np.random.default_rng(seed))
@@ -185,9 +185,9 @@ def write_eval(result: EvalResult, out_dir: str | Path) -> list[Path]:
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json_atomic(out_dir / "eval.json", {"model": result.model, "split": result.split, "size": result.size,
+    write_json_atomic(out_dir / "eval.json", {"model": result.model, "split": result.split, "size": list(result.size),
                                               "count": result.count, "rows": result.rows})
-    lines = [f"Model `{result.model}`, {result.split} split, {result.count} images at {result.size}x{result.size}.", "",
+    lines = [f"Model `{result.model}`, {result.split} split, {result.count} images at {result.size[0]}x{result.size[1]}.", "",
              "| noise | method | SSIM | PSNR (dB) | ms/image |", "|---|---|---|---|---|"]
     for r in result.rows:
         lines.append(f"| {r['noise']} | {r['method']} | {r['ssim_mean']:.4f} ± {r['ssim_std']:.4f} "

@@ -64,7 +64,8 @@ def load_splits(config: TrainConfig, run_dir: Path, console=None) -> tuple[dict,
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("decoding images", total=sum(len(v) for v in wanted.values()))
         for split, files in wanted.items():
-            arrays[split] = load_images(data_dir, files, config.size, report, lambda n: bar.advance(task, n))
+            side = config.max_side if split == "train" and config.max_side else config.size  # the rest score at --size
+            arrays[split] = load_images(data_dir, files, side, report, lambda n: bar.advance(task, n))
     return manifest, arrays, report
 
 
@@ -162,6 +163,8 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
             raise EdgeDenoiseError(f"{name} {side}: must be a positive multiple of {multiple} for {config.model} (depth {config.depth})")
     if config.crop and config.crop > config.size:
         raise EdgeDenoiseError(f"--crop {config.crop}: larger than --size {config.size}")
+    if config.max_side and config.max_side <= config.size:
+        raise EdgeDenoiseError(f"--max-side {config.max_side}: must be larger than --size {config.size} (or 0: off)")
     if resume and (Path(config.out) / "config.json").exists():
         config = load_config(Path(config.out) / "config.json").replace(epochs=config.epochs, out=config.out)
     config = config.replace(data=data_folder(config.data))  # saved with the run: convert finds its images there
@@ -180,6 +183,10 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         raise
     if len(arrays["val"]) == 0:  # tiny folders: validate on training images rather than not at all
         arrays["val"] = arrays["train"][:4]
+        if config.max_side:  # loaded larger for --max-side: back to --size, as every other split
+            from edge_runtime.images import center_square
+
+            arrays["val"] = np.stack([center_square(im, config.size) for im in arrays["val"]])
     if len(arrays["test"]) == 0:
         arrays["test"] = arrays["val"]
 
@@ -195,7 +202,8 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     steps = -(-len(arrays["train"]) // global_batch)
     with _scope(place):
         model, twin = compiled_model(config, steps, place.replicas, init=not resume)
-    ds = train_dataset(arrays["train"], spec, global_batch, config.seed, augment=augment, crop=config.crop)
+    crop, min_side = (config.crop or config.size, config.size) if config.max_side else (config.crop, None)
+    ds = train_dataset(arrays["train"], spec, global_batch, config.seed, augment=augment, crop=crop, min_side=min_side)
     if place.multiworker:
         from train.distribute import patch_keras_for_multiworker, shard_by_data
 

@@ -16,7 +16,7 @@ def eval_(
     split: Annotated[str, typer.Option(help="train, val, test or all.")] = "test",
     noise: Annotated[list[str], typer.Option(help="Noise spec; repeat for several.")] = ["gaussian:0.1"],  # noqa: B006
     suite: Annotated[bool, typer.Option("--suite", help="Score on the fixed noise suite (gaussian 0.05/0.1/0.2, poisson 30, speckle 0.2, salt-and-pepper 0.05, motion blur 9, motionblur:7+gaussian:0.05, and a camera's own noise: camera:4 bright, camera:48 dim, camera:16+jpeg:70 compressed) instead of --noise.")] = False,
-    size: Annotated[int, typer.Option(help="Image side in pixels.")] = 128,
+    size: Annotated[str, typer.Option(help="Image side in pixels, or HEIGHTxWIDTH: 480x640 scores at a camera frame's size (each photo's central square resized to 640, its central 480x640, as convert's gate).")] = "128",
     split_manifest: Annotated[Optional[Path], typer.Option(help="Split manifest (default: the model's run folder's).")] = None,
     max_images: Annotated[Optional[int], typer.Option(help="Use at most N images.")] = None,
     baselines: Annotated[bool, typer.Option(help="Also score the classical filters.")] = True,
@@ -29,6 +29,7 @@ def eval_(
 
     from edge_runtime.errors import EdgeDenoiseError
     from edge_runtime.noise import parse_noise
+    from edge_runtime.sizes import parse_size, size_text
     from edge_runtime.splits import data_folder
     from train.data import LoadReport, load_images, make_manifest, read_manifest
     from train.evaluate import EVAL_SUITE, evaluate, write_eval
@@ -36,8 +37,7 @@ def eval_(
     noise = list(EVAL_SUITE) if suite else noise
     for n in noise:
         parse_noise(n)
-    if size <= 0:
-        raise EdgeDenoiseError(f"--size {size}: must be a positive number of pixels, e.g. 128")
+    hw = parse_size(size, "--size")
     if not Path(model).exists():
         raise EdgeDenoiseError(f"{model}: no such model file")
     if split not in ("train", "val", "test", "all"):
@@ -55,7 +55,7 @@ def eval_(
     files = sum(manifest["splits"].values(), []) if split == "all" else manifest["splits"][split]
     files = files[:max_images] if max_images else files
     report = LoadReport()
-    clean = load_images(data, files, size, report)
+    clean = load_images(data, files, hw, report)
     print_load_report(report)
     if len(clean) == 0:
         raise EdgeDenoiseError(f"{data}: no readable images in the {split} split")
@@ -66,7 +66,7 @@ def eval_(
         from train.evaluate import pivot
 
         methods, rows = pivot(result)
-        table = Table(title=f"{model} on the noise suite, {result.count} {split} images at {size}x{size}: SSIM / PSNR dB")
+        table = Table(title=f"{model} on the noise suite, {result.count} {split} images at {size_text(hw)}: SSIM / PSNR dB")
         table.add_column("noise")
         for m in methods:
             table.add_column(m, justify="right", style="bold green" if m == "model" else None)
@@ -75,7 +75,7 @@ def eval_(
         console.print(table)
         console.print("wrote " + ", ".join(str(p) for p in written))
         return
-    table = Table(title=f"{model} on {result.count} {split} images at {size}x{size}")
+    table = Table(title=f"{model} on {result.count} {split} images at {size_text(hw)}")
     for col in ("noise", "method", "SSIM", "PSNR dB", "ms/img"):
         table.add_column(col, justify="left" if col in ("noise", "method") else "right")
     for r in result.rows:

@@ -18,6 +18,7 @@ def train(
     noise: Annotated[Optional[str], typer.Option(help="Noise spec, e.g. gaussian:0.1, motionblur:7+gaussian:0.05, a weighted list gaussian:0-0.2@3,poisson:10-100@1 (one drawn per image) or the preset blind. [default: gaussian:0.1]")] = None,
     size: Annotated[Optional[int], typer.Option(help="Training image side in pixels. [default: 128]")] = None,
     crop: Annotated[Optional[int], typer.Option(help="Train on random crops of this side (faster; evaluation uses --size).")] = None,
+    max_side: Annotated[Optional[int], typer.Option(help="Also train at larger scales: each crop comes from the image resized to a side drawn between --size and this (a 480x640 camera frame shows a scene about 5x larger than a 128 image: e.g. 640). [default: 0, off]")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs to train. [default: 30]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Images per batch. [default: 16]")] = None,
     learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate. [default: 1e-3]")] = None,
@@ -76,7 +77,7 @@ def train(
         init_from=str(init_from) if init_from else None, background_margin=background_margin,
         quant_aware=quant_aware, impulse_reject=impulse_reject, precision=precision, full_res=full_res,
         impulse_threshold=impulse_threshold, global_gate=global_gate, start_scale=start_scale,
-        bottom_width=bottom_width, level_input=level_input, bottom_depth=bottom_depth,
+        bottom_width=bottom_width, level_input=level_input, bottom_depth=bottom_depth, max_side=max_side,
     )
     for name in ("augment", "attention"):  # "none" switches off what a --config turned on
         if str(getattr(cfg, name)).lower() == "none":
