@@ -18,7 +18,7 @@ def train(
     noise: Annotated[Optional[str], typer.Option(help="Noise spec, e.g. gaussian:0.1, motionblur:7+gaussian:0.05, a weighted list gaussian:0-0.2@3,poisson:10-100@1 (one drawn per image) or the preset blind. [default: gaussian:0.1]")] = None,
     size: Annotated[Optional[int], typer.Option(help="Training image side in pixels. [default: 128]")] = None,
     crop: Annotated[Optional[int], typer.Option(help="Train on random crops of this side (faster; evaluation uses --size).")] = None,
-    max_side: Annotated[Optional[int], typer.Option(help="Also train at larger scales: each crop comes from the image resized to a side drawn between --size and this (a 480x640 camera frame shows a scene about 5x larger than a 128 image: e.g. 640). [default: 0, off]")] = None,
+    max_side: Annotated[Optional[int], typer.Option(help="Also train at larger scales: each crop comes from the image resized to a side drawn between --size and this (a 480x640 camera frame shows a scene about 5x larger than a 128 image: e.g. 640; in the camnet trial in docs/models.md it did worse at both scales). [default: 0, off]")] = None,
     epochs: Annotated[Optional[int], typer.Option(help="Epochs to train. [default: 30]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Images per batch. [default: 16]")] = None,
     learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate. [default: 1e-3]")] = None,
