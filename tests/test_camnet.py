@@ -95,6 +95,43 @@ def test_bottom_depth_adds_convs_at_one_eighth_and_is_kept_in_the_run_config():
         train(TrainConfig(model="camnet", bottom_depth=0, data=str(SAMPLES)), verbose=0)
 
 
+def test_the_black_floor_sets_dark_output_to_black_and_passes_the_rest_unchanged():
+    from train.layers import BLACK_FLOOR_RAMP, BlackFloor
+
+    x = np.linspace(0.0, 1.0, 1001, dtype=np.float32).reshape(1, 1, -1, 1)
+    y = np.asarray(BlackFloor(0.05)(x)).ravel()
+    x = x.ravel()
+    assert np.all(y[x < 0.05] == 0), "below the floor: black"
+    above = x > 0.05 + BLACK_FLOOR_RAMP
+    np.testing.assert_allclose(y[above], x[above], atol=1e-6, err_msg="above floor and ramp: unchanged")
+    assert np.all(np.diff(y) >= 0) and y.max() <= 1.0, "a ramp, not a step: monotone, still within [0, 1]"
+
+
+def test_black_floor_ends_camnet_and_is_kept_in_the_run_config(tmp_path):
+    from train.evaluate import load_keras_model
+    from train.models import create_model
+
+    model = create_model("camnet", width=8, black_floor=0.05)
+    assert model.layers[-1].name == "black_floor"
+    dark = np.full((1, 16, 16, 3), 0.02, dtype=np.float32)
+    assert float(np.max(model(dark))) == 0.0, "the model starts as the identity, so a dark frame comes out black"
+    model.save(tmp_path / "model.keras")
+    assert load_keras_model(tmp_path / "model.keras").layers[-1].get_config()["level"] == 0.05
+    assert TrainConfig(model="camnet", black_floor=0.05).model_kwargs()["black_floor"] == 0.05
+    assert "black_floor" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
+
+
+@pytest.mark.parametrize("options, message", [
+    ({"model": "fastnet"}, "--black-floor 0.05: camnet with --residual takes"),
+    ({"model": "camnet", "black_floor": 0.6}, "--black-floor 0.6: camnet with --residual takes"),
+    ({"model": "camnet", "background_margin": 0.03}, "--black-floor 0.05 with --background-margin 0.03: the floor"),
+])
+def test_a_black_floor_where_it_cannot_go_is_one_line(options, message):
+    config = TrainConfig(data=str(SAMPLES), **{"black_floor": 0.05, **options})
+    with pytest.raises(EdgeDenoiseError, match=message):
+        train(config, verbose=0)
+
+
 def test_start_scale_is_a_camnet_setting_kept_in_the_run_config():
     assert TrainConfig(model="camnet", start_scale=4).model_kwargs()["start_scale"] == 4
     assert "start_scale" not in TrainConfig(model="camnet").model_kwargs(), "older runs rebuild unchanged"
@@ -235,7 +272,7 @@ def test_an_unknown_precision_is_one_line(tmp_path):
                                      {"full_res": 4, "global_gate": True, "impulse_threshold": 0.1},
                                      {"full_res": 4, "level_input": True},
                                      {"start_scale": 4, "full_res": 2}, {"full_res": 2, "bottom_width": 16},
-                                     {"full_res": 2, "bottom_depth": 2}])
+                                     {"full_res": 2, "bottom_depth": 2}, {"full_res": 2, "black_floor": 0.05}])
 def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate(tmp_path, options):
     """The camera path's file: int8 inside, uint8 frames in and out, the training ranges kept."""
     from convert import ConvertConfig, convert_run

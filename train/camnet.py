@@ -112,15 +112,16 @@ def haar_diagonal_kernel(channels: int = 3, scale: float = LEVEL_SCALE) -> "np.n
 def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: bool = False, residual: bool = True,
                  full_res: int = 0, impulse_threshold: float = 0.5, global_gate: bool = False,
                  start_scale: int = 2, bottom_width: int = 0, level_input: bool = False, bottom_depth: int = 1,
-                 **_ignored) -> "keras.Model":  # noqa: F821
+                 black_floor: float = 0.0, **_ignored) -> "keras.Model":  # noqa: F821
     """The camera denoiser: ``width`` channels at 1/2 resolution, doubling at 1/4 and 1/8.
 
     ``start_scale=4`` drops the 1/2 level (2 * width channels at 1/4, 4 * width at 1/8): see the module's notes.
-    ``bottom_width``: channels at 1/8 instead of 4 * width; ``bottom_depth``: 3x3 convs at 1/8 after the strided one."""
+    ``bottom_width``: channels at 1/8 instead of 4 * width; ``bottom_depth``: 3x3 convs at 1/8 after the strided one.
+    ``black_floor``: output values below it become black (train.layers.BlackFloor; with ``residual``)."""
     import keras
     from keras import layers
 
-    from train.layers import ClipToUnit, FakeQuant, ImpulseReject, PixelShuffle
+    from train.layers import BlackFloor, ClipToUnit, FakeQuant, ImpulseReject, PixelShuffle
 
     def q(t, name: str):
         return FakeQuant(name=f"{name}_fq", dtype="float32")(t) if quant_aware else t
@@ -196,6 +197,8 @@ def build_camnet(width: int = 24, impulse_reject: bool = False, quant_aware: boo
     if residual:
         x = q(layers.Add(name="residual")([source, x]), "residual")
         outputs = ClipToUnit(name="denoised", dtype="float32")(x)
+        if black_floor:
+            outputs = BlackFloor(black_floor, name="black_floor", dtype="float32")(outputs)
     else:
         outputs = layers.Activation("sigmoid", name="denoised", dtype="float32")(x)
     return keras.Model(inputs, outputs, name="camnet")

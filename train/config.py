@@ -46,6 +46,7 @@ class TrainConfig:
     impulse_reject: bool = False  # fastnet, camnet: a switching median in front of the network (train.layers.ImpulseReject)
     full_res: int = 0  # camnet: width of its full-resolution stage (0: none; train.camnet)
     impulse_threshold: float = 0.5  # with impulse_reject: the least distance from the 3x3 median that makes an impulse
+    black_floor: float = 0.0  # camnet: output values below this become black (train.layers.BlackFloor)
     global_gate: bool = False  # camnet: scale the correction by a per-frame gate from the whole frame (train.camnet)
     start_scale: int = 2  # camnet: resolution of its first level, 1/2 or 1/4 (train.camnet)
     bottom_width: int = 0  # camnet: channels at 1/8 (0: 4 x width; train.camnet)
@@ -100,6 +101,8 @@ class TrainConfig:
                 kwargs["bottom_depth"] = self.bottom_depth
             if self.level_input:
                 kwargs["level_input"] = True
+            if self.black_floor:
+                kwargs["black_floor"] = self.black_floor
         elif self.model == "backbone_unet":
             kwargs.update(backbone=self.backbone, weights=self.weights)
         return kwargs

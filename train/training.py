@@ -385,6 +385,12 @@ def check_options(config: TrainConfig) -> None:
     if config.bottom_depth < 1 or (config.bottom_depth != TrainConfig.bottom_depth and config.model != "camnet"):
         raise EdgeDenoiseError(f"--bottom-depth {config.bottom_depth}: camnet takes 1 or more convs at 1/8 "
                                "(other models: leave it at 1)")
+    if not 0.0 <= config.black_floor < 0.5 or (config.black_floor and not (config.model == "camnet" and config.residual)):
+        raise EdgeDenoiseError(f"--black-floor {config.black_floor:g}: camnet with --residual takes a level from 0 up to 0.5 "
+                               "(other models: leave it at 0)")
+    if config.black_floor and config.background_margin:
+        raise EdgeDenoiseError(f"--black-floor {config.black_floor:g} with --background-margin {config.background_margin:g}: "
+                               "the floor sets the background to black itself; give one of the two")
     if config.full_res < 0 or (config.full_res and config.model != "camnet"):
         raise EdgeDenoiseError(f"--full-res {config.full_res}: camnet takes a width of 0 or more (other models: leave it at 0)")
     if config.background_margin < 0 or (config.background_margin and not (

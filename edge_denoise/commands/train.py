@@ -42,6 +42,7 @@ def train(
     quant_aware: Annotated[Optional[bool], typer.Option("--quant-aware/--no-quant-aware", help="fastnet, camnet: simulate int8 rounding of every activation while training (quantization-aware fine-tuning; use with --init-from). [default: off]")] = None,
     impulse_reject: Annotated[Optional[bool], typer.Option("--impulse-reject/--no-impulse-reject", help="fastnet, camnet: replace impulses (black or white values far from their 3x3 median: dead pixels, salt-and-pepper) by that median before the network; no weights, so --init-from a model without it works. [default: off]")] = None,
     impulse_threshold: Annotated[Optional[float], typer.Option(help="With --impulse-reject: how far (0-1) a black or white value must lie from its 3x3 median to be replaced. [default: 0.5]")] = None,
+    black_floor: Annotated[Optional[float], typer.Option(help="camnet: output values below this (0-0.5) become black, for scenes on a black background (the default model: 0.05; docs/models.md, \"A black floor\"); it has no weights, so --init-from a model without it works. [default: 0, off]")] = None,
     global_gate: Annotated[Optional[bool], typer.Option("--global-gate/--no-global-gate", help="camnet: scale the correction by one number per frame, computed from the whole frame (meant to let clean frames through; in the trials in docs/models.md it did not learn to). [default: off]")] = None,
     level_input: Annotated[Optional[bool], typer.Option("--level-input/--no-level-input", help="camnet: measure the frame's noise level in the graph (a fixed Haar band, averaged) and give it to the network: a bias on its first conv and a gate on its correction (meant to let clean frames through; in the trials in docs/models.md it did not, and it costs about 10 ms per VGA int8 frame). [default: off]")] = None,
     full_res: Annotated[Optional[int], typer.Option(help="camnet: width of a thin full-resolution stage (an input conv whose features join the output conv); 0: none. [default: 0]")] = None,
@@ -78,6 +79,7 @@ def train(
         quant_aware=quant_aware, impulse_reject=impulse_reject, precision=precision, full_res=full_res,
         impulse_threshold=impulse_threshold, global_gate=global_gate, start_scale=start_scale,
         bottom_width=bottom_width, level_input=level_input, bottom_depth=bottom_depth, max_side=max_side,
+        black_floor=black_floor,
     )
     for name in ("augment", "attention"):  # "none" switches off what a --config turned on
         if str(getattr(cfg, name)).lower() == "none":
