@@ -291,3 +291,23 @@ def test_a_quant_aware_camnet_converts_to_int8_with_uint8_io_and_passes_its_gate
     meta = read_metadata(path)
     assert meta["precision"] == "int8" and meta["io_dtype"] == "uint8" and meta["architecture"] == "camnet"
     assert {k: meta["model_kwargs"].get(k, 0) for k in options} == options, "the sidecar rebuilds the same camnet"
+
+
+def test_epochs_0_adds_the_black_floor_to_a_trained_camnet_without_a_training_step(tmp_path):
+    """How a floor is put on a model already trained: its weights, this run's options, no step taken."""
+    from train.evaluate import load_keras_model
+
+    common = {"model": "camnet", "width": 8, "size": 32, "crop": 32, "batch_size": 4, "data": str(SAMPLES),
+              "impulse_reject": True}
+    train(TrainConfig(out=str(tmp_path / "plain"), epochs=1, **common), verbose=0)
+    plain = tmp_path / "plain" / "model.keras"
+    result = train(TrainConfig(out=str(tmp_path / "floor"), epochs=0, init_from=str(plain), black_floor=0.05, **common),
+                   verbose=0)
+    floored = load_keras_model(result.run_dir / "model.keras")
+    assert floored.layers[-1].name == "black_floor" and 0 < result.metrics["model"]["ssim_mean"] <= 1
+    before = load_keras_model(plain)
+    for layer in before.layers:
+        for mine, theirs in zip(floored.get_layer(layer.name).get_weights(), layer.get_weights()):
+            np.testing.assert_array_equal(mine, theirs, err_msg=f"{layer.name}: no training step")
+    with pytest.raises(EdgeDenoiseError, match="--epochs 0: takes 1 or more, or 0 with --init-from"):
+        train(TrainConfig(out=str(tmp_path / "none"), epochs=0, **common), verbose=0)

@@ -228,6 +228,8 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         interrupted = True
     except OSError as exc:  # disk full while saving the best model, the backup or history.csv
         raise _write_error(exc, run_dir) from None
+    if config.epochs == 0 and place.is_chief:  # --init-from's weights with this run's options (e.g. --black-floor)
+        _save_as_built(model, twin, run_dir / "model.keras")
     if not place.is_chief:
         if not interrupted:  # a crashed worker keeps its backup for the restart
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -240,6 +242,18 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         return TrainResult(run_dir, {}, interrupted, report)
     metrics = finish_run(config, run_dir, arrays["test"], manifest)
     return TrainResult(run_dir, metrics, interrupted, report)
+
+
+def _save_as_built(model, twin, path: Path) -> None:
+    """Save ``model`` untrained (``--epochs 0``), as the best-model callback saves a trained one."""
+    if twin is not None:
+        twin.set_weights(model.get_weights())
+        model = twin
+    try:
+        with atomic_path(path) as tmp:
+            model.save(tmp)
+    except OSError as exc:
+        raise _write_error(exc, path.parent) from None
 
 
 def compiled_model(config: TrainConfig, steps_per_epoch: int, replicas: int = 1, init: bool = True):
@@ -354,6 +368,9 @@ def check_options(config: TrainConfig) -> None:
     if config.loss not in LOSSES:
         raise EdgeDenoiseError(f"unknown loss '{config.loss}'; choose one of: {', '.join(LOSSES)}")
     parse_augment(config.augment)
+    if config.epochs < 0 or (config.epochs == 0 and not config.init_from):
+        raise EdgeDenoiseError(f"--epochs {config.epochs}: takes 1 or more, or 0 with --init-from (its model saved with "
+                               "this run's options, no training step)")
     if config.precision not in PRECISIONS:
         raise EdgeDenoiseError(f"--precision {config.precision}: choose one of: {', '.join(PRECISIONS)}")
     if config.schedule not in SCHEDULES:

@@ -19,7 +19,7 @@ def train(
     size: Annotated[Optional[int], typer.Option(help="Training image side in pixels. [default: 128]")] = None,
     crop: Annotated[Optional[int], typer.Option(help="Train on random crops of this side (faster; evaluation uses --size).")] = None,
     max_side: Annotated[Optional[int], typer.Option(help="Also train at larger scales: each crop comes from the image resized to a side drawn between --size and this (a 480x640 camera frame shows a scene about 5x larger than a 128 image: e.g. 640; in the camnet trial in docs/models.md it did worse at both scales). [default: 0, off]")] = None,
-    epochs: Annotated[Optional[int], typer.Option(help="Epochs to train. [default: 30]")] = None,
+    epochs: Annotated[Optional[int], typer.Option(help="Epochs to train; 0 with --init-from saves that model with this run's options and no training step (to add a part without weights: --black-floor, --impulse-reject). [default: 30]")] = None,
     batch_size: Annotated[Optional[int], typer.Option(help="Images per batch. [default: 16]")] = None,
     learning_rate: Annotated[Optional[float], typer.Option("--lr", help="Adam learning rate. [default: 1e-3]")] = None,
     width: Annotated[Optional[int], typer.Option(help="Filters at full resolution. [default: 32]")] = None,
