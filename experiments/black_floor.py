@@ -26,11 +26,10 @@ EXTRA_ROWS = ("gaussian:0.05+jpeg:40", "gaussian:0.1+jpeg:70")
 
 
 def floored(out: np.ndarray, level: float) -> np.ndarray:
-    """train.layers.BlackFloor in numpy: 0 below ``level``, the identity above level + ramp, a ramp between."""
-    from train.layers import BLACK_FLOOR_RAMP
+    """``out`` through train.layers.BlackFloor at ``level``, the layer the shipped model ends in."""
+    from train.layers import BlackFloor
 
-    above = np.maximum(out - level, 0.0)
-    return above + level * np.clip(above / BLACK_FLOOR_RAMP, 0.0, 1.0)
+    return np.asarray(BlackFloor(level)(out))
 
 
 def main() -> int:
@@ -47,11 +46,12 @@ def main() -> int:
     from edge_runtime.atomic import write_json_atomic
     from edge_runtime.metrics import ssim
     from edge_runtime.noise import parse_noise
+    from edge_runtime.sizes import parse_size
     from train.data import load_images, make_manifest
     from train.evaluate import EVAL_SUITE, load_denoiser, run_denoiser
 
     levels = [float(v) for v in args.levels.split(",")]
-    hw = tuple(int(v) for v in args.size.split("x")) if "x" in args.size else (int(args.size),) * 2
+    hw = parse_size(args.size)
     files = make_manifest(args.data)["splits"][args.split]
     files = files[: args.count] if args.count else files
     clean = load_images(args.data, files, hw).astype(np.float32) / 255.0

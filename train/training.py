@@ -86,14 +86,18 @@ def save_best_callback(path: Path, initial_best: float = -np.inf, float32_twin=N
             value = (logs or {}).get("val_ssim_metric", -np.inf)
             if value > self.best:
                 self.best = value
-                saved = self.model
-                if float32_twin is not None:
-                    float32_twin.set_weights(self.model.get_weights())
-                    saved = float32_twin
-                with atomic_path(path) as tmp:  # the temp name ends in .keras, as Keras wants
-                    saved.save(tmp)
+                save_model(self.model, path, float32_twin)
 
     return SaveBest()
+
+
+def save_model(model, path: Path, float32_twin=None) -> None:
+    """Write ``model`` (through its float32 twin when training runs in bfloat16) atomically to ``path``."""
+    if float32_twin is not None:
+        float32_twin.set_weights(model.get_weights())
+        model = float32_twin
+    with atomic_path(path) as tmp:  # the temp name ends in .keras, as Keras wants
+        model.save(tmp)
 
 
 def _best_from_history(history_csv: Path) -> float:
@@ -202,6 +206,15 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
     steps = -(-len(arrays["train"]) // global_batch)
     with _scope(place):
         model, twin = compiled_model(config, steps, place.replicas, init=not resume)
+    if config.epochs == 0:  # --init-from's weights with this run's options (e.g. --black-floor): no data pipeline, no step
+        if not place.is_chief:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            return TrainResult(run_dir, {}, False, report)
+        try:
+            save_model(model, run_dir / "model.keras", twin)
+        except OSError as exc:
+            raise _write_error(exc, run_dir) from None
+        return TrainResult(run_dir, finish_run(config, run_dir, arrays["test"], manifest), False, report)
     crop, min_side = (config.crop or config.size, config.size) if config.max_side else (config.crop, None)
     ds = train_dataset(arrays["train"], spec, global_batch, config.seed, augment=augment, crop=crop, min_side=min_side)
     if place.multiworker:
@@ -228,8 +241,6 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         interrupted = True
     except OSError as exc:  # disk full while saving the best model, the backup or history.csv
         raise _write_error(exc, run_dir) from None
-    if config.epochs == 0 and place.is_chief:  # --init-from's weights with this run's options (e.g. --black-floor)
-        _save_as_built(model, twin, run_dir / "model.keras")
     if not place.is_chief:
         if not interrupted:  # a crashed worker keeps its backup for the restart
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -242,18 +253,6 @@ def train(config: TrainConfig, *, resume: bool = False, overwrite: bool = False,
         return TrainResult(run_dir, {}, interrupted, report)
     metrics = finish_run(config, run_dir, arrays["test"], manifest)
     return TrainResult(run_dir, metrics, interrupted, report)
-
-
-def _save_as_built(model, twin, path: Path) -> None:
-    """Save ``model`` untrained (``--epochs 0``), as the best-model callback saves a trained one."""
-    if twin is not None:
-        twin.set_weights(model.get_weights())
-        model = twin
-    try:
-        with atomic_path(path) as tmp:
-            model.save(tmp)
-    except OSError as exc:
-        raise _write_error(exc, path.parent) from None
 
 
 def compiled_model(config: TrainConfig, steps_per_epoch: int, replicas: int = 1, init: bool = True):

@@ -24,8 +24,9 @@ PRECISION=${PRECISION:-float32}
 CAMERAS=${CAMERAS:-train/pretrained/camnet/cameras}
 BLIND_CAMERA=$(.venv/bin/python -c "from edge_runtime.noise import BLIND_CAMERA; print(BLIND_CAMERA)")
 NOISE=${NOISE:-"$BLIND_CAMERA$(for f in "$CAMERAS"/*.json; do printf ',profile:%s@1' "$f"; done)"}
-COMMON=(--model camnet --width 24 --full-res 12 --bottom-depth 2 --impulse-reject --background-margin 0.03 --augment all
-        --size 128 --crop 64 --batch-size 32 --schedule cosine --precision "$PRECISION" --data "$DATA")
+ARCH=(--model camnet --width 24 --full-res 12 --bottom-depth 2 --impulse-reject)
+COMMON=("${ARCH[@]}" --background-margin 0.03 --augment all --size 128 --crop 64 --batch-size 32 --schedule cosine
+        --precision "$PRECISION" --data "$DATA")
 
 step_train() {  # 1. float training on random 64x64 crops of 128x128 images
   $ED train "${COMMON[@]}" --noise "$NOISE" --lr 2e-3 --epochs "$EPOCHS" --out "$RUN/float" --overwrite
@@ -41,8 +42,8 @@ step_qat() {  # 2. quantization-aware fine-tuning: every tensor the int8 file ho
 # "A black floor").
 FLOOR=${FLOOR:-0.05}
 step_floor() {
-  $ED train --model camnet --width 24 --full-res 12 --bottom-depth 2 --impulse-reject --black-floor "$FLOOR" --size 128 \
-    --data "$DATA" --noise "$NOISE" --quant-aware --init-from "$RUN/qat/model.keras" --epochs 0 --out "$RUN/floor" --overwrite
+  $ED train "${ARCH[@]}" --black-floor "$FLOOR" --size 128 --data "$DATA" --noise "$NOISE" --quant-aware \
+    --init-from "$RUN/qat/model.keras" --epochs 0 --out "$RUN/floor" --overwrite
 }
 # the model to convert: the floored one, or MODEL=$RUN/qat/model.keras for none, or $RUN/float/model.keras for plain
 # post-training int8
